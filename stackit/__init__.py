@@ -1,0 +1,56 @@
+"""stackit: tflearn-style, Keras-familiar deep learning on JAX.
+
+    import stackit
+    net = stackit.input_data(shape=[None, 784])
+    net = stackit.fully_connected(net, 64, activation='relu')
+    net = stackit.fully_connected(net, 10, activation='softmax')
+    net = stackit.regression(net)
+    model = stackit.DNN(net)
+    model.fit(X, Y, n_epoch=5)
+"""
+
+from stackit import (
+                     activations,
+                     callbacks,
+                     data_utils,
+                     datasets,
+                     initializations,
+                     layers,
+                     losses,
+                     metrics,
+                     optimizers,
+                     regularizers,
+                     variables,
+)
+from stackit.config import init_graph
+from stackit.layers import *  # noqa: F403 - tflearn exposes every layer function at top level
+from stackit.layers import __all__ as _layer_names
+from stackit.losses import Loss
+from stackit.metrics import R2, Accuracy, Top_k
+from stackit.model import DNN, History, Model, Sequential
+from stackit.optimizers import (
+                     SGD,
+                     AdaDelta,
+                     AdaGrad,
+                     Adam,
+                     Ftrl,
+                     Momentum,
+                     Nesterov,
+                     Optimizer,
+                     RMSProp,
+)
+from stackit.training import NonFiniteLossError
+from stackit.variables import get_layer_variables_by_name
+
+objectives = losses  # tflearn's module name for losses
+
+__version__ = "0.1.0"
+
+__all__ = [
+    *_layer_names,
+    "activations", "callbacks", "data_utils", "datasets", "initializations", "layers", "losses",
+    "objectives", "metrics", "optimizers", "regularizers", "variables",
+    "init_graph", "DNN", "Model", "Sequential", "History", "NonFiniteLossError",
+    "SGD", "Momentum", "Nesterov", "Adam", "RMSProp", "AdaGrad", "AdaDelta", "Ftrl", "Optimizer",
+    "Accuracy", "Top_k", "R2", "Loss", "get_layer_variables_by_name",
+]

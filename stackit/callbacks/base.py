@@ -1,0 +1,82 @@
+"""The callback protocol: hooks that see the training state and may stop training."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+__all__ = ["Callback", "TrainingState"]
+
+
+@dataclasses.dataclass
+class TrainingState:
+    """What callbacks see, with tflearn's attribute names.
+
+    Attributes:
+        epoch: Current epoch, starting at 1.
+        step: Optimizer steps taken so far.
+        n_epoch: Epochs requested.
+        steps_per_epoch: Steps in one epoch.
+        n_samples: Training samples seen per epoch.
+        loss_value: Mean training loss of the epoch so far.
+        acc_value: Training metric of the epoch so far (None without a metric).
+        val_loss: Validation loss of the last validation (None before it).
+        val_acc: Validation metric of the last validation.
+        metric_name: Short name of the metric (e.g. `'acc'`).
+        samples_per_sec: Training throughput of the epoch so far.
+        elapsed: Seconds since the epoch began.
+        stop_training: Set to True to stop at the next refresh.
+    """
+
+    n_epoch: int
+    steps_per_epoch: int
+    n_samples: int
+    batch_size: int
+    show_metric: bool = False
+    metric_name: str | None = None
+    run_id: str | None = None
+    epoch: int = 0
+    step: int = 0
+    step_in_epoch: int = 0
+    loss_value: float | None = None
+    acc_value: float | None = None
+    val_loss: float | None = None
+    val_acc: float | None = None
+    samples_per_sec: float = 0.0
+    elapsed: float = 0.0
+    stop_training: bool = False
+    history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def global_loss(self) -> float | None:
+        return self.loss_value
+
+    @property
+    def global_acc(self) -> float | None:
+        return self.acc_value
+
+    def logs(self) -> dict[str, Any]:
+        """The epoch's numbers as a Keras-style dict (`loss`, `acc`, `val_loss`, `val_acc`)."""
+        name = self.metric_name or "acc"
+        logs = {"loss": self.loss_value, name: self.acc_value, "val_loss": self.val_loss,
+                f"val_{name}": self.val_acc}
+        return {k: v for k, v in logs.items() if v is not None}
+
+
+class Callback:
+    """Base class for callbacks passed to `fit(..., callbacks=[...])`.
+
+    Every hook receives the `TrainingState`. `on_batch_end` runs at display-refresh granularity
+    (steps run in fused chunks on the device). Set `state.stop_training = True`, or raise
+    `StopIteration` (tflearn's way), to end training early.
+    """
+
+    def on_train_begin(self, state: TrainingState) -> None: ...
+
+    def on_epoch_begin(self, state: TrainingState) -> None: ...
+
+    def on_batch_end(self, state: TrainingState) -> None: ...
+
+    def on_epoch_end(self, state: TrainingState) -> None: ...
+
+    def on_train_end(self, state: TrainingState) -> None: ...

@@ -1,0 +1,100 @@
+"""Training progress: a rich live bar on a terminal, one plain line per epoch elsewhere."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from stackit.callbacks.base import Callback, TrainingState
+
+__all__ = ["ProgressBar", "PlainLogger", "default_progress"]
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def epoch_summary(state: TrainingState) -> str:
+    """`Epoch 3/10 | step 1407 | loss 0.1234 | acc 0.9650 | val_loss ... | 12,345 samples/s`."""
+    parts = [f"Epoch {state.epoch}/{state.n_epoch}", f"step {state.step}",
+             f"loss {_fmt(state.loss_value)}"]
+    if state.show_metric and state.acc_value is not None:
+        parts.append(f"{state.metric_name} {_fmt(state.acc_value)}")
+    if state.val_loss is not None:
+        parts.append(f"val_loss {_fmt(state.val_loss)}")
+        if state.val_acc is not None:
+            parts.append(f"val_{state.metric_name} {_fmt(state.val_acc)}")
+    parts.append(f"{state.samples_per_sec:,.0f} samples/s")
+    parts.append(f"{state.elapsed:.1f}s")
+    return " | ".join(parts)
+
+
+class PlainLogger(Callback):
+    """Prints one line per epoch to `stream` (for logs, CI and pipes)."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream
+
+    def on_epoch_end(self, state: TrainingState) -> None:
+        print(epoch_summary(state), file=self.stream or sys.stdout, flush=True)
+
+
+class ProgressBar(Callback):
+    """A rich live display: a bar per epoch with loss, metric, validation, samples/s and ETA."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console()
+        self.progress: Progress | None = None
+        self.task = None
+
+    def _stats(self, state: TrainingState) -> str:
+        text = f"loss {_fmt(state.loss_value)}"
+        if state.show_metric and state.acc_value is not None:
+            text += f" {state.metric_name} {_fmt(state.acc_value)}"
+        if state.val_loss is not None:
+            text += f" | val_loss {_fmt(state.val_loss)}"
+            if state.val_acc is not None:
+                text += f" val_{state.metric_name} {_fmt(state.val_acc)}"
+        return text + f" | {state.samples_per_sec:,.0f} samples/s"
+
+    def on_train_begin(self, state: TrainingState) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]Epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"),
+            TimeRemainingColumn(), console=self.console, transient=False)
+        self.progress.start()
+
+    def on_epoch_begin(self, state: TrainingState) -> None:
+        self.task = self.progress.add_task(
+            "train", total=state.steps_per_epoch, epoch=f"{state.epoch}/{state.n_epoch}",
+            stats="")
+
+    def on_batch_end(self, state: TrainingState) -> None:
+        self.progress.update(self.task, completed=state.step_in_epoch, stats=self._stats(state))
+
+    def on_epoch_end(self, state: TrainingState) -> None:
+        self.progress.update(self.task, completed=state.steps_per_epoch, stats=self._stats(state))
+
+    def on_train_end(self, state: TrainingState) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def default_progress(verbose: int) -> Callback | None:
+    """The display for `fit(verbose=...)`: 0 silent, 1 live bar on a terminal (plain lines
+    otherwise), 2 plain lines."""
+    if verbose == 0:
+        return None
+    if verbose == 1 and sys.stdout.isatty():
+        return ProgressBar()
+    return PlainLogger()

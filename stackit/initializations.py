@@ -1,0 +1,132 @@
+"""Weight initializers by tflearn's names.
+
+An initializer is a function `(key, shape, dtype) -> array`. `get('truncated_normal')` returns
+tflearn's default; callables (e.g. `jax.nn.initializers.he_normal()`) pass through.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from stackit._registry import lookup
+
+__all__ = [
+    "get", "zeros", "ones", "uniform", "uniform_scaling", "normal", "truncated_normal", "xavier",
+    "variance_scaling",
+]
+
+Initializer = Callable[[jax.Array, Sequence[int], jnp.dtype], jax.Array]
+
+
+def _fans(shape: Sequence[int]) -> tuple[int, int]:
+    """(fan_in, fan_out) of a dense `(in, out)` or conv `(*kernel, in, out)` weight."""
+    if len(shape) < 2:
+        size = int(shape[0]) if shape else 1
+        return size, size
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def zeros(key, shape, dtype=jnp.float32):
+    """All zeros."""
+    del key
+    return jnp.zeros(shape, dtype)
+
+
+def ones(key, shape, dtype=jnp.float32):
+    """All ones."""
+    del key
+    return jnp.ones(shape, dtype)
+
+
+def uniform(minval: float = 0.0, maxval: float = 1.0) -> Initializer:
+    """Uniform in `[minval, maxval)`, tflearn's `'uniform'` with its defaults (0, 1)."""
+
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, minval, maxval)
+
+    return init
+
+
+def uniform_scaling(factor: float = 1.0) -> Initializer:
+    """Uniform in `±factor * sqrt(3 / fan)`, fan = product of all but the last dimension.
+
+    This keeps the output variance of a linear layer equal to its input variance; it is
+    tflearn's default for convolutions.
+    """
+
+    def init(key, shape, dtype=jnp.float32):
+        fan = math.prod(shape[:-1]) if len(shape) > 1 else 1
+        limit = factor * math.sqrt(3.0 / fan)
+        return jax.random.uniform(key, shape, dtype, -limit, limit)
+
+    return init
+
+
+def normal(mean: float = 0.0, stddev: float = 0.02) -> Initializer:
+    """Normal with tflearn's defaults (mean 0, stddev 0.02)."""
+
+    def init(key, shape, dtype=jnp.float32):
+        return mean + stddev * jax.random.normal(key, shape, dtype)
+
+    return init
+
+
+def truncated_normal(mean: float = 0.0, stddev: float = 0.02) -> Initializer:
+    """Normal truncated at two standard deviations; tflearn's default for dense weights."""
+
+    def init(key, shape, dtype=jnp.float32):
+        return mean + stddev * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+
+    return init
+
+
+def variance_scaling(factor: float = 2.0, mode: str = "FAN_IN", uniform: bool = False) -> Initializer:
+    """Scales by fan: `stddev = sqrt(factor / n)` with n from `mode` (FAN_IN, FAN_OUT, FAN_AVG).
+
+    The defaults (2.0, FAN_IN, normal) are He initialization.
+    """
+    modes = ("FAN_IN", "FAN_OUT", "FAN_AVG")
+    if mode.upper() not in modes:
+        raise ValueError(f"variance_scaling: mode must be one of {modes}. Received: mode={mode!r}.")
+
+    def init(key, shape, dtype=jnp.float32):
+        fan_in, fan_out = _fans(shape)
+        n = {"FAN_IN": fan_in, "FAN_OUT": fan_out, "FAN_AVG": (fan_in + fan_out) / 2}[mode.upper()]
+        if uniform:
+            limit = math.sqrt(3.0 * factor / n)
+            return jax.random.uniform(key, shape, dtype, -limit, limit)
+        stddev = math.sqrt(1.3 * factor / n)  # 1.3 undoes the truncation's shrinkage of the std
+        return stddev * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+
+    return init
+
+
+def xavier(uniform: bool = True) -> Initializer:
+    """Glorot/Xavier: variance `2 / (fan_in + fan_out)`, uniform by default."""
+    return variance_scaling(1.0, "FAN_AVG", uniform)
+
+
+_INITIALIZERS: dict[str, Initializer] = {
+    "zeros": zeros,
+    "ones": ones,
+    "uniform": uniform(),
+    "uniform_scaling": uniform_scaling(),
+    "normal": normal(),
+    "truncated_normal": truncated_normal(),
+    "xavier": xavier(),
+    "variance_scaling": variance_scaling(),
+}
+
+
+def get(identifier: str | Initializer) -> Initializer:
+    """Returns the initializer for a tflearn name (e.g. `'xavier'`) or passes a callable through.
+
+    Raises:
+        ValueError: If the name is unknown; the message lists the valid names.
+    """
+    return lookup("initializer", identifier, _INITIALIZERS)

@@ -1,0 +1,144 @@
+"""Turns what users pass to fit/evaluate/predict into checked numpy arrays, before compiling.
+
+Every check here fails with a message saying what was expected and what was received.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from stackit.layers.base import Shape
+
+__all__ = ["as_array", "check_inputs", "check_targets", "check_finite", "split_validation"]
+
+
+def _pick(data: Any, name: str, role: str) -> Any:
+    """Unwraps `{name: array}` (tflearn's dict feeding) or a one-element list."""
+    if isinstance(data, dict):
+        if name not in data or len(data) != 1:
+            raise ValueError(f"{role} was given as a dict; expected exactly one key, the layer "
+                             f"name {name!r}. Received keys: {sorted(map(str, data))}.")
+        return data[name]
+    if isinstance(data, (list, tuple)) and len(data) == 1 and np.ndim(data[0]) >= 1 and \
+            isinstance(data[0], np.ndarray):
+        return data[0]
+    return data
+
+
+def as_array(data: Any, name: str, role: str) -> np.ndarray:
+    """A numeric numpy array from an array, a (nested) list, or `{name: array}`.
+
+    Args:
+        data: What the user passed.
+        name: The input or estimator layer name, the key accepted in a dict.
+        role: `'X'`, `'Y'`, ... for messages.
+
+    Raises:
+        ValueError: For an empty array, ragged lists or a dict with the wrong keys.
+        TypeError: For non-numeric data.
+    """
+    data = _pick(data, name, role)
+    if data is None:
+        raise ValueError(f"{role} is missing. Expected a numeric array. Received: {role}=None.")
+    if hasattr(data, "__array__") or isinstance(data, (list, tuple, int, float)):
+        try:
+            array = np.asarray(data)
+        except ValueError as err:
+            raise ValueError(f"{role} could not be read as an array (ragged nested lists?): "
+                             f"{err}") from None
+    else:
+        raise TypeError(f"Expected {role} as a numpy array, a list or a dict {{{name!r}: array}}. "
+                        f"Received: {role} of type {type(data).__name__}.")
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number)
+                                     or array.dtype == bool):
+        raise TypeError(f"{role} must be numeric. Received: {role}.dtype={array.dtype} "
+                        f"(ragged lists or strings?).")
+    if array.ndim == 0 or len(array) == 0:
+        raise ValueError(f"{role} is empty. Expected at least one sample. "
+                         f"Received: {role}.shape={array.shape}.")
+    return array
+
+
+def check_inputs(x: np.ndarray, expected: Shape, layer_name: str, role: str = "X") -> np.ndarray:
+    """Checks X against the per-sample shape declared by `input_data`."""
+    got = tuple(x.shape[1:])
+    if got == tuple(expected):
+        return x
+    want = (None, *expected)
+    hint = ""
+    if int(np.prod(got)) == int(np.prod(expected)):
+        hint = f" The sizes agree: reshape with {role}.reshape([-1, {', '.join(map(str, expected))}])."
+    elif len(got) != len(expected):
+        hint = f" {role} has {len(got) + 1} dimensions, the input layer expects {len(want)}."
+    else:
+        dims = [i + 1 for i, (g, e) in enumerate(zip(got, expected, strict=False)) if g != e]
+        hint = f" Dimension {dims[0]} differs ({got[dims[0] - 1]} vs {expected[dims[0] - 1]})."
+    raise ValueError(f"input_data {layer_name!r} expects {role} of shape {want}. "
+                     f"Received: {role}.shape={x.shape}.{hint}")
+
+
+def check_targets(y: np.ndarray, output: Shape, *, categorical: bool, to_one_hot: bool,
+                  n_classes: int | None, estimator: str, role: str = "Y") -> np.ndarray:
+    """Checks Y against the network's output shape and the loss (one-hot vs labels)."""
+    if to_one_hot:
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"regression {estimator!r} has to_one_hot=True: expected {role} as "
+                             f"integer labels of shape (N,). Received: {role}.shape={y.shape}, "
+                             f"dtype={y.dtype}.")
+        bad = (y < 0) | (y >= n_classes)
+        if bad.any():
+            raise ValueError(f"{role} holds a label outside [0, {n_classes}): {role}"
+                             f"[{int(np.argmax(bad))}]={y[np.argmax(bad)]}.")
+        return y.astype(np.int32)
+    got = tuple(y.shape[1:])
+    if got == tuple(output):
+        return y.astype(np.float32)
+    if output == (1,) and got == ():
+        return y.reshape(-1, 1).astype(np.float32)
+    if output == () and got == (1,):
+        return y.reshape(-1).astype(np.float32)
+    if categorical and y.ndim == 1 and len(output) == 1:
+        raise ValueError(
+            f"regression {estimator!r}: the loss expects one-hot targets of shape "
+            f"(None, {output[0]}). Received: {role}.shape={y.shape} (integer labels?). Convert "
+            f"with stackit.data_utils.to_categorical({role}, {output[0]}), or pass "
+            f"to_one_hot=True, n_classes={output[0]} to regression().")
+    if len(got) == len(output) == 1:
+        raise ValueError(f"regression {estimator!r}: the network outputs {output[0]} values per "
+                         f"sample but {role} has {got[0]} (wrong class count?). "
+                         f"Received: {role}.shape={y.shape}, expected (None, {output[0]}).")
+    raise ValueError(f"regression {estimator!r}: expected {role} of shape {(None, *output)}. "
+                     f"Received: {role}.shape={y.shape}.")
+
+
+def check_finite(array: np.ndarray, role: str) -> None:
+    """Refuses NaN or infinity, naming the first offending index."""
+    if not np.issubdtype(array.dtype, np.floating):
+        return
+    bad = ~np.isfinite(array)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{role} contains {array[where]} at index {where} "
+                         f"({int(bad.sum())} non-finite value(s) in all). Expected finite numbers.")
+
+
+def check_lengths(x: np.ndarray, y: np.ndarray, x_role: str = "X", y_role: str = "Y") -> None:
+    """X and Y must hold the same number of samples."""
+    if len(x) != len(y):
+        raise ValueError(f"{x_role} and {y_role} must have the same number of samples. "
+                         f"Received: len({x_role})={len(x)}, len({y_role})={len(y)}.")
+
+
+def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
+    """Holds out the last `fraction` of the samples for validation (as tflearn does)."""
+    if isinstance(fraction, bool) or not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation_set as a fraction must be in (0, 1). "
+                         f"Received: validation_set={fraction!r}.")
+    n_val = int(len(x) * fraction)
+    if n_val < 1 or n_val >= len(x):
+        raise ValueError(f"validation_set={fraction} of {len(x)} samples leaves "
+                         f"{n_val} for validation and {len(x) - n_val} for training; both must "
+                         f"be at least 1.")
+    return x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]

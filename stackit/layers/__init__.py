@@ -1,0 +1,55 @@
+"""Layers: Keras-style classes and tflearn's functions, one object model.
+
+`stackit.layers.Conv2D(32, 3, activation='relu')` and
+`stackit.layers.conv.conv_2d(net, 32, 3, activation='relu')` build the same descriptor.
+"""
+
+from stackit.layers.base import Layer, ParamRef, Tensor, layer_from_config, reset_default_graph
+from stackit.layers.conv import (
+                                 AvgPool2D,
+                                 Conv2D,
+                                 GlobalAvgPool,
+                                 GlobalMaxPool,
+                                 MaxPool2D,
+                                 avg_pool_2d,
+                                 conv_2d,
+                                 global_avg_pool,
+                                 global_max_pool,
+                                 max_pool_2d,
+)
+from stackit.layers.core import (
+                                 Activation,
+                                 Dense,
+                                 Dropout,
+                                 Flatten,
+                                 InputData,
+                                 Reshape,
+                                 SingleUnit,
+                                 activation,
+                                 dropout,
+                                 flatten,
+                                 fully_connected,
+                                 input_data,
+                                 reshape,
+                                 single_unit,
+)
+from stackit.layers.estimator import Regression, regression
+from stackit.layers.normalization import (
+                                 BatchNormalization,
+                                 LocalResponseNormalization,
+                                 batch_normalization,
+                                 local_response_normalization,
+)
+
+Input = InputData
+LRN = LocalResponseNormalization
+
+__all__ = [
+    "Layer", "Tensor", "ParamRef", "layer_from_config", "reset_default_graph",
+    "InputData", "Input", "Dense", "Dropout", "Activation", "Flatten", "Reshape", "SingleUnit",
+    "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool", "GlobalMaxPool",
+    "BatchNormalization", "LocalResponseNormalization", "LRN", "Regression",
+    "input_data", "fully_connected", "dropout", "activation", "flatten", "reshape",
+    "single_unit", "conv_2d", "max_pool_2d", "avg_pool_2d", "global_avg_pool",
+    "global_max_pool", "batch_normalization", "local_response_normalization", "regression",
+]

@@ -1,0 +1,223 @@
+"""The layer contract: frozen descriptors with pure `init`/`apply`, and symbolic tensors that chain them.
+
+A layer is a small immutable description (hyperparameters + a unique name). It knows two pure
+functions:
+
+- `init(key, input_shape) -> (params, state, output_shape)`; shapes exclude the batch axis.
+- `apply(params, state, x, *, training, key) -> (y, new_state)`.
+
+Calling a layer on a `Tensor` (the output of `input_data(...)` or of another layer) returns a new
+`Tensor`: this is how tflearn's `network = conv_2d(network, ...)` chains are built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import weakref
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+
+from stackit._registry import configurable, from_config, to_config
+
+__all__ = ["Layer", "Tensor", "ParamRef", "reset_default_graph", "layer_from_config"]
+
+Shape = tuple[int, ...]
+
+_NAME_COUNTS: dict[str, int] = {}
+_TENSORS: weakref.WeakValueDictionary[str, Tensor] = weakref.WeakValueDictionary()
+
+
+def unique_name(base: str) -> str:
+    """Returns `base`, then `base_1`, `base_2`, ... as tflearn names layers in a graph."""
+    count = _NAME_COUNTS.get(base, 0)
+    _NAME_COUNTS[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def reset_default_graph() -> None:
+    """Restarts default layer naming, so the next model's layers are named `Conv2D`, ... again."""
+    _NAME_COUNTS.clear()
+    _TENSORS.clear()
+
+
+def find_tensor(name: str) -> Tensor | None:
+    """The most recent layer output named `name` that is still alive, or None."""
+    return _TENSORS.get(name)
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    """Base class of every layer descriptor.
+
+    Subclasses are frozen dataclasses. They set `default_name` (tflearn's name, used for
+    parameter keys) and `fn_name` (the tflearn function, used in error messages), and override
+    `output_shape` (parameter-free layers) or `init` (layers with parameters), plus `apply`.
+    """
+
+    name: str | None = dataclasses.field(default=None, kw_only=True)
+
+    default_name: ClassVar[str] = "Layer"
+    fn_name: ClassVar[str] = "layer"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        configurable(cls)
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):  # lists → tuples, so descriptors stay hashable
+            value = getattr(self, field.name)
+            if isinstance(value, list):
+                object.__setattr__(self, field.name, tuple(value))
+        if self.name is None:
+            object.__setattr__(self, "name", unique_name(self.default_name))
+        elif not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"{self.fn_name}: name must be a non-empty string. "
+                            f"Received: name={self.name!r}.")
+        self.check()
+
+    # -- contract ------------------------------------------------------------------------------
+    def check(self) -> None:
+        """Validates hyperparameters at construction. Raise ValueError/TypeError with context."""
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        """Per-sample output shape for a per-sample input shape (no batch axis)."""
+        return input_shape
+
+    def init(self, key: jax.Array, input_shape: Shape) -> tuple[dict, dict, Shape]:
+        """Creates `(params, state, output_shape)` for a per-sample `input_shape`."""
+        del key
+        return {}, {}, self.output_shape(tuple(input_shape))
+
+    def apply(self, params: dict, state: dict, x: jax.Array, *, training: bool,
+              key: jax.Array | None) -> tuple[jax.Array, dict]:
+        """Computes the layer's output for a batch `x`; returns `(y, new_state)`."""
+        raise NotImplementedError
+
+    def penalty(self, params: dict) -> jax.Array | float:
+        """The weight-decay term this layer adds to the loss (0 when it has no regularizer)."""
+        del params
+        return 0.0
+
+    # -- helpers for subclasses ----------------------------------------------------------------
+    def error(self, message: str, **received: Any) -> ValueError:
+        """A ValueError worded "fn 'Name': message. Received: k=v." for this layer."""
+        tail = ", ".join(f"{k}={v!r}" for k, v in received.items())
+        return ValueError(f"{self.fn_name} {self.name!r}: {message}"
+                          + (f" Received: {tail}." if tail else ""))
+
+    def expect_rank(self, input_shape: Shape, rank: int, layout: str) -> None:
+        """Refuses an input whose per-sample rank is not `rank` (`layout` names the axes)."""
+        if len(input_shape) != rank:
+            raise self.error(f"expected a {rank + 1}-D input ({layout}).",
+                             shape=(None, *input_shape))
+
+    # -- config and graph building -------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-friendly description: `{'type': class name, **hyperparameters}`."""
+        return to_config(self)
+
+    def __call__(self, incoming: Tensor) -> Tensor:
+        """Connects this layer to `incoming` and returns its symbolic output."""
+        if not isinstance(incoming, Tensor):
+            raise TypeError(
+                f"{self.fn_name} {self.name!r}: expected the output of a previous layer as "
+                f"`incoming` (start a network with `input_data(shape=[None, ...])`). "
+                f"Received: incoming={type(incoming).__name__}."
+            )
+        return Tensor(self, incoming)
+
+
+def layer_from_config(config: dict[str, Any]) -> Layer:
+    """Rebuilds a layer from `Layer.get_config()` output.
+
+    Raises:
+        ValueError: If the config names an unknown type.
+    """
+    return from_config(config)
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamRef:
+    """A handle on one parameter of one layer, e.g. `fully_connected(...).W`.
+
+    `model.get_weights(ref)` and `model.set_weights(ref, value)` accept it.
+    """
+
+    layer: str
+    param: str
+
+    def __repr__(self) -> str:
+        return f"ParamRef('{self.layer}/{self.param}')"
+
+
+class TensorShape(tuple):
+    """A shape tuple with tflearn/TensorFlow's `as_list()`."""
+
+    def as_list(self) -> list:
+        return list(self)
+
+
+class Tensor:
+    """The symbolic output of a layer in a tflearn-style chain.
+
+    Attributes:
+        layer: The layer that produced this tensor.
+        parent: The tensor the layer was applied to (None for `input_data`).
+        shape: The output shape, batch axis first (`None`).
+    """
+
+    def __init__(self, layer: Layer, parent: Tensor | None, input_shape: Shape | None = None):
+        self.layer = layer
+        self.parent = parent
+        in_shape = parent.shape[1:] if parent is not None else tuple(input_shape or ())
+        found: dict[str, Any] = {}
+
+        def trace(key):
+            params, state, out = layer.init(key, in_shape)
+            found["shape"] = tuple(out)
+            return params, state
+
+        params, _ = jax.eval_shape(trace, jax.random.PRNGKey(0))
+        self.shape = TensorShape((None, *found["shape"]))
+        self.param_shapes = {k: tuple(v.shape) for k, v in params.items()}
+        _TENSORS[layer.name] = self
+
+    @property
+    def name(self) -> str:
+        return self.layer.name
+
+    def get_shape(self) -> TensorShape:
+        """The output shape, batch axis first, as tflearn's `get_shape()`."""
+        return self.shape
+
+    def chain(self) -> list[Layer]:
+        """The layers from the network's input up to this tensor, in order."""
+        layers, node = [], self
+        while node is not None:
+            layers.append(node.layer)
+            node = node.parent
+        return layers[::-1]
+
+    def __getattr__(self, attr: str) -> ParamRef:
+        shapes = self.__dict__.get("param_shapes", {})
+        if attr in shapes:
+            return ParamRef(self.layer.name, attr)
+        raise AttributeError(f"{type(self.layer).__name__} {self.layer.name!r} has no attribute "
+                             f"{attr!r} (parameters: {sorted(shapes) or 'none'}).")
+
+    def __repr__(self) -> str:
+        return f"<Tensor {self.layer.name} shape={tuple(self.shape)}>"
+
+
+def flat_size(shape: Sequence[int]) -> int:
+    """Number of values in one sample of `shape`."""
+    return math.prod(shape)
+
+
+def as_float(x: jax.Array) -> jax.Array:
+    """Casts integer inputs to float32 and leaves floats alone."""
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)

@@ -1,0 +1,317 @@
+"""Core layers: input, dense, dropout, activation, flatten, reshape, single unit.
+
+Each layer is a frozen dataclass (Keras-style spelling, e.g. `Dense(64, activation='relu')`)
+plus tflearn's function (e.g. `fully_connected(net, 64, activation='relu')`) that builds the
+same object and connects it to the incoming tensor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from stackit import activations, initializations, regularizers
+from stackit.layers.base import Layer, Shape, Tensor, as_float, flat_size
+
+__all__ = [
+    "InputData", "Dense", "Dropout", "Activation", "Flatten", "Reshape", "SingleUnit",
+    "input_data", "fully_connected", "dropout", "activation", "flatten", "reshape", "single_unit",
+]
+
+_FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
+
+
+@dataclasses.dataclass(frozen=True)
+class InputData(Layer):
+    """The network's entry point: declares the per-sample shape of X and casts it to `dtype`.
+
+    Args:
+        shape: Per-sample shape, without the batch axis (e.g. `(28, 28, 1)`; `()` for scalars).
+        dtype: Floating dtype the input is cast to. Defaults to `'float32'`.
+    """
+
+    shape: tuple = ()
+    dtype: str = "float32"
+    data_preprocessing: object = None
+    data_augmentation: object = None
+    default_name = "InputData"
+    fn_name = "input_data"
+
+    def check(self):
+        if any(not isinstance(d, int) or d < 1 for d in self.shape):
+            raise self.error("every dimension of the per-sample shape must be a positive int "
+                             "(the batch axis is left out).", shape=self.shape)
+        if self.dtype not in _FLOAT_DTYPES:
+            raise self.error(f"dtype must be one of {_FLOAT_DTYPES}.", dtype=self.dtype)
+        if self.data_preprocessing is not None or self.data_augmentation is not None:
+            raise NotImplementedError(
+                "input_data: data_preprocessing/data_augmentation are not supported yet; "
+                "preprocess the arrays with stackit.data_utils before fit().")
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(self.shape)
+
+    def apply(self, params, state, x, *, training, key):
+        del params, training, key
+        return x.astype(self.dtype), state
+
+
+@dataclasses.dataclass(frozen=True)
+class Dense(Layer):
+    """Fully connected layer `y = activation(x @ W + b)`; N-D inputs are flattened first.
+
+    Args:
+        units: Number of output units (tflearn: `n_units`).
+        activation: Activation name or callable. Defaults to `'linear'`.
+        bias: Whether to add a bias `b`. Defaults to `True`.
+        weights_init: Initializer for `W`. Defaults to `'truncated_normal'`.
+        bias_init: Initializer for `b`. Defaults to `'zeros'`.
+        regularizer: `'L2'`, `'L1'` or None; adds `weight_decay * penalty(W)` to the loss.
+            Defaults to `None`.
+        weight_decay: Penalty factor. Defaults to `0.001`.
+        trainable: Whether the optimizer updates `W` and `b`. Defaults to `True`.
+
+    Input shape: `(batch, ...)`. Output shape: `(batch, units)`.
+
+    Example: `Dense(64, activation='relu')` or `fully_connected(net, 64, activation='relu')`.
+    """
+
+    units: int = 1
+    activation: str | Callable = "linear"
+    bias: bool = True
+    weights_init: str | Callable = "truncated_normal"
+    bias_init: str | Callable = "zeros"
+    regularizer: str | Callable | None = None
+    weight_decay: float = 0.001
+    trainable: bool = True
+    restore: bool = True
+    default_name = "FullyConnected"
+    fn_name = "fully_connected"
+
+    def check(self):
+        if not isinstance(self.units, int) or self.units < 1:
+            raise self.error("n_units must be a positive int.", n_units=self.units)
+        activations.get(self.activation)
+        initializations.get(self.weights_init)
+        initializations.get(self.bias_init)
+        if self.regularizer is not None:
+            regularizers.get(self.regularizer)
+
+    def init(self, key, input_shape):
+        if len(input_shape) == 0:
+            raise self.error("expected an input with at least one feature axis.",
+                             shape=(None, *input_shape))
+        w_key, b_key = jax.random.split(key)
+        n_in = flat_size(input_shape)
+        params = {"W": initializations.get(self.weights_init)(w_key, (n_in, self.units))}
+        if self.bias:
+            params["b"] = initializations.get(self.bias_init)(b_key, (self.units,))
+        return params, {}, (self.units,)
+
+    def apply(self, params, state, x, *, training, key):
+        del training, key
+        x = as_float(x).reshape(x.shape[0], -1)
+        y = x @ params["W"]
+        if self.bias:
+            y = y + params["b"]
+        return activations.get(self.activation)(y), state
+
+    def penalty(self, params):
+        if self.regularizer is None:
+            return 0.0
+        return regularizers.get(self.regularizer)(params["W"], self.weight_decay)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dropout(Layer):
+    """Zeroes a random fraction `rate` of inputs in training and rescales the rest by 1/(1-rate).
+
+    Keras spelling takes the drop `rate`; tflearn's `dropout(net, keep_prob)` takes the keep
+    probability (`rate = 1 - keep_prob`). Identity when not training.
+    """
+
+    rate: float = 0.5
+    default_name = "Dropout"
+    fn_name = "dropout"
+
+    def check(self):
+        if not 0.0 <= self.rate < 1.0:
+            raise self.error("the drop rate must be in [0, 1) (keep_prob in (0, 1]).",
+                             rate=self.rate)
+
+    def apply(self, params, state, x, *, training, key):
+        del params
+        if not training or self.rate == 0.0:
+            return x, state
+        keep = 1.0 - self.rate
+        mask = jax.random.bernoulli(key, keep, x.shape)
+        return jnp.where(mask, x / keep, 0.0).astype(x.dtype), state
+
+
+@dataclasses.dataclass(frozen=True)
+class Activation(Layer):
+    """Applies an activation function (name or callable) element-wise."""
+
+    activation: str | Callable = "linear"
+    default_name = "Activation"
+    fn_name = "activation"
+
+    def check(self):
+        activations.get(self.activation)
+
+    def output_shape(self, input_shape):
+        if activations.get(self.activation) is activations.crelu:
+            return (*input_shape[:-1], 2 * input_shape[-1])
+        return input_shape
+
+    def apply(self, params, state, x, *, training, key):
+        del params, training, key
+        return activations.get(self.activation)(x), state
+
+
+@dataclasses.dataclass(frozen=True)
+class Flatten(Layer):
+    """Flattens each sample to one axis: `(batch, ...)` → `(batch, prod(...))`."""
+
+    default_name = "Flatten"
+    fn_name = "flatten"
+
+    def output_shape(self, input_shape):
+        return (flat_size(input_shape),)
+
+    def apply(self, params, state, x, *, training, key):
+        del params, training, key
+        return x.reshape(x.shape[0], -1), state
+
+
+@dataclasses.dataclass(frozen=True)
+class Reshape(Layer):
+    """Reshapes each sample to `target_shape` (no batch axis; one entry may be -1)."""
+
+    target_shape: tuple = ()
+    default_name = "Reshape"
+    fn_name = "reshape"
+
+    def output_shape(self, input_shape):
+        size, target = flat_size(input_shape), list(self.target_shape)
+        if target.count(-1) > 1:
+            raise self.error("at most one dimension may be -1.", new_shape=self.target_shape)
+        known = flat_size([d for d in target if d != -1])
+        if -1 in target:
+            if known == 0 or size % known:
+                raise self.error(f"cannot reshape {size} values per sample.",
+                                 new_shape=self.target_shape)
+            target[target.index(-1)] = size // known
+        elif known != size:
+            raise self.error(f"the new shape holds {known} values per sample but the input "
+                             f"has {size}.", new_shape=self.target_shape,
+                             shape=(None, *input_shape))
+        return tuple(target)
+
+    def apply(self, params, state, x, *, training, key):
+        del params, training, key
+        return x.reshape(x.shape[0], *self.output_shape(x.shape[1:])), state
+
+
+@dataclasses.dataclass(frozen=True)
+class SingleUnit(Layer):
+    """Element-wise linear unit `y = activation(x * W + b)`, tflearn's `single_unit`.
+
+    `W` and `b` hold one value per input feature (one in all for scalar inputs), so a
+    `single_unit` on `input_data(shape=[None])` is the line `y = W x + b`.
+    """
+
+    activation: str | Callable = "linear"
+    bias: bool = True
+    trainable: bool = True
+    restore: bool = True
+    default_name = "Linear"
+    fn_name = "single_unit"
+
+    def check(self):
+        activations.get(self.activation)
+
+    def init(self, key, input_shape):
+        shape = input_shape if input_shape else (1,)
+        params = {"W": jax.random.normal(key, (flat_size(shape),))}
+        if self.bias:
+            params["b"] = jnp.zeros((flat_size(shape),))
+        return params, {}, tuple(input_shape)
+
+    def apply(self, params, state, x, *, training, key):
+        del training, key
+        w = params["W"].reshape(x.shape[1:]) if x.ndim > 1 else params["W"]
+        y = as_float(x) * w
+        if self.bias:
+            y = y + (params["b"].reshape(x.shape[1:]) if x.ndim > 1 else params["b"])
+        return activations.get(self.activation)(y), state
+
+
+# -- tflearn's functions --------------------------------------------------------------------------
+
+def input_data(shape: Sequence[int | None] | None = None, placeholder=None, dtype="float32",
+               data_preprocessing=None, data_augmentation=None,
+               name: str | None = None) -> Tensor:
+    """Starts a network. `shape` includes the batch axis first, e.g. `[None, 28, 28, 1]`.
+
+    Raises:
+        ValueError: If `shape` is missing or has a non-positive dimension.
+    """
+    if placeholder is not None:
+        raise ValueError("input_data: placeholders do not exist in stackit; pass `shape`. "
+                         f"Received: placeholder={placeholder!r}.")
+    if shape is None or len(shape) == 0:
+        raise ValueError("input_data: `shape` is required, batch axis first, e.g. "
+                         f"shape=[None, 784]. Received: shape={shape!r}.")
+    dtype = getattr(dtype, "name", dtype)
+    layer = InputData(tuple(shape[1:]), dtype=str(dtype), data_preprocessing=data_preprocessing,
+                      data_augmentation=data_augmentation, name=name)
+    return Tensor(layer, None, layer.shape)
+
+
+def fully_connected(incoming: Tensor, n_units: int, activation="linear", bias=True,
+                    weights_init="truncated_normal", bias_init="zeros", regularizer=None,
+                    weight_decay=0.001, trainable=True, restore=True, reuse=False, scope=None,
+                    name: str | None = None) -> Tensor:
+    """Adds a `Dense` layer: `activation(flatten(incoming) @ W + b)`. See `Dense` for arguments."""
+    del reuse, scope
+    return Dense(n_units, activation, bias, weights_init, bias_init, regularizer, weight_decay,
+                 trainable, restore, name=name)(incoming)
+
+
+def dropout(incoming: Tensor, keep_prob: float, noise_shape=None, name: str | None = None) -> Tensor:
+    """Adds dropout that KEEPS each value with probability `keep_prob` (tflearn semantics)."""
+    if noise_shape is not None:
+        raise ValueError("dropout: noise_shape is not supported. "
+                         f"Received: noise_shape={noise_shape!r}.")
+    if not isinstance(keep_prob, (int, float)) or not 0.0 < keep_prob <= 1.0:
+        raise ValueError(f"dropout: keep_prob must be in (0, 1]. Received: keep_prob={keep_prob!r}.")
+    return Dropout(1.0 - keep_prob, name=name)(incoming)
+
+
+def activation(incoming: Tensor, activation="linear", name: str | None = None) -> Tensor:
+    """Applies an activation (tflearn name or callable) to `incoming`."""
+    return Activation(activation, name=name)(incoming)
+
+
+def flatten(incoming: Tensor, name: str | None = None) -> Tensor:
+    """Flattens each sample of `incoming` to a vector."""
+    return Flatten(name=name)(incoming)
+
+
+def reshape(incoming: Tensor, new_shape: Sequence[int], name: str | None = None) -> Tensor:
+    """Reshapes `incoming`; `new_shape` includes the batch axis first (e.g. `[-1, 28, 28, 1]`)."""
+    if len(new_shape) < 1:
+        raise ValueError(f"reshape: new_shape must include the batch axis first. "
+                         f"Received: new_shape={new_shape!r}.")
+    return Reshape(tuple(new_shape[1:]), name=name)(incoming)
+
+
+def single_unit(incoming: Tensor, activation="linear", bias=True, trainable=True, restore=True,
+                reuse=False, scope=None, name: str | None = None) -> Tensor:
+    """Adds a `SingleUnit` (`y = W x + b` per feature), as in tflearn's linear regression."""
+    del reuse, scope
+    return SingleUnit(activation, bias, trainable, restore, name=name)(incoming)

@@ -1,0 +1,123 @@
+"""Normalization layers: batch normalization and local response normalization."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from stackit.layers.base import Layer, Tensor, as_float
+
+__all__ = [
+    "BatchNormalization", "LocalResponseNormalization",
+    "batch_normalization", "local_response_normalization",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchNormalization(Layer):
+    """Normalizes each channel (last axis) with batch statistics in training, moving ones otherwise.
+
+    Moving averages live in the layer state: `moving = decay * moving + (1 - decay) * batch`.
+
+    Args:
+        beta: Initial shift. Defaults to `0.0`.
+        gamma: Mean of the initial scale (drawn from a normal with `stddev`). Defaults to `1.0`.
+        epsilon: Added to the variance. Defaults to `1e-5`.
+        decay: Moving-average decay. Defaults to `0.9`.
+        stddev: Spread of the initial scale. Defaults to `0.002`.
+    """
+
+    beta: float = 0.0
+    gamma: float = 1.0
+    epsilon: float = 1e-5
+    decay: float = 0.9
+    stddev: float = 0.002
+    trainable: bool = True
+    restore: bool = True
+    default_name = "BatchNormalization"
+    fn_name = "batch_normalization"
+
+    def check(self):
+        if not 0.0 <= self.decay < 1.0:
+            raise self.error("decay must be in [0, 1).", decay=self.decay)
+        if self.epsilon <= 0:
+            raise self.error("epsilon must be positive.", epsilon=self.epsilon)
+
+    def init(self, key, input_shape):
+        if len(input_shape) == 0:
+            raise self.error("expected an input with a channel axis.", shape=(None,))
+        channels = (input_shape[-1],)
+        params = {"beta": jnp.full(channels, self.beta),
+                  "gamma": self.gamma + self.stddev * jax.random.normal(key, channels)}
+        state = {"moving_mean": jnp.zeros(channels), "moving_variance": jnp.ones(channels)}
+        return params, state, tuple(input_shape)
+
+    def apply(self, params, state, x, *, training, key):
+        del key
+        x = as_float(x)
+        if training:
+            axes = tuple(range(x.ndim - 1))
+            mean, var = jnp.mean(x, axis=axes), jnp.var(x, axis=axes)
+            state = {
+                "moving_mean": self.decay * state["moving_mean"] + (1 - self.decay) * mean,
+                "moving_variance": self.decay * state["moving_variance"] + (1 - self.decay) * var,
+            }
+        else:
+            mean, var = state["moving_mean"], state["moving_variance"]
+        y = (x - mean) * lax.rsqrt(var + self.epsilon) * params["gamma"] + params["beta"]
+        return y, state
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalResponseNormalization(Layer):
+    """Divides each value by `(bias + alpha * sum of squares of 2r+1 neighbouring channels)^beta`.
+
+    Args:
+        depth_radius: Half-width `r` of the channel window. Defaults to `5`.
+        bias: Offset. Defaults to `1.0`.
+        alpha: Scale. Defaults to `0.0001`.
+        beta: Exponent. Defaults to `0.75`.
+    """
+
+    depth_radius: int = 5
+    bias: float = 1.0
+    alpha: float = 0.0001
+    beta: float = 0.75
+    default_name = "LocalResponseNormalization"
+    fn_name = "local_response_normalization"
+
+    def check(self):
+        if not isinstance(self.depth_radius, int) or self.depth_radius < 0:
+            raise self.error("depth_radius must be a non-negative int.",
+                             depth_radius=self.depth_radius)
+
+    def output_shape(self, input_shape):
+        self.expect_rank(input_shape, 3, "batch, height, width, channels")
+        return input_shape
+
+    def apply(self, params, state, x, *, training, key):
+        del params, training, key
+        x = as_float(x)
+        r = self.depth_radius
+        window = (1, 1, 1, 2 * r + 1)
+        sq_sum = lax.reduce_window(x * x, 0.0, lax.add, window, (1, 1, 1, 1),
+                                   ((0, 0), (0, 0), (0, 0), (r, r)))
+        return x / (self.bias + self.alpha * sq_sum) ** self.beta, state
+
+
+def batch_normalization(incoming: Tensor, beta=0.0, gamma=1.0, epsilon=1e-5, decay=0.9,
+                        stddev=0.002, trainable=True, restore=True, reuse=False, scope=None,
+                        name: str | None = None) -> Tensor:
+    """Adds a `BatchNormalization` layer (tflearn arguments and defaults)."""
+    del reuse, scope
+    return BatchNormalization(beta, gamma, epsilon, decay, stddev, trainable, restore,
+                              name=name)(incoming)
+
+
+def local_response_normalization(incoming: Tensor, depth_radius=5, bias=1.0, alpha=0.0001,
+                                 beta=0.75, name: str | None = None) -> Tensor:
+    """Adds a `LocalResponseNormalization` layer (tflearn's defaults)."""
+    return LocalResponseNormalization(depth_radius, bias, alpha, beta, name=name)(incoming)

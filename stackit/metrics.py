@@ -1,0 +1,161 @@
+"""Metrics by tflearn's names and classes: Accuracy, Top_k, R2.
+
+A metric accumulates sufficient statistics on the device, one batch at a time, with a mask
+that drops padded samples; `result` turns them into the number shown. So a metric over an
+epoch is exact, not an average of batch averages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from stackit._registry import configurable, lookup
+
+__all__ = ["get", "Metric", "Accuracy", "Top_k", "R2", "accuracy_op", "top_k_op", "r2_op"]
+
+
+class Metric:
+    """Base class: `init() -> stats`, `update(stats, y_pred, y_true, mask) -> stats`, `result`."""
+
+    name = "metric"
+
+    def init(self) -> dict:
+        return {"total": jnp.zeros(()), "count": jnp.zeros(())}
+
+    def per_sample(self, y_pred, y_true) -> jax.Array:
+        """One score per sample; the metric is their mean (subclasses override this or update)."""
+        raise NotImplementedError
+
+    def update(self, stats, y_pred, y_true, mask):
+        scores = self.per_sample(y_pred, y_true).astype(jnp.float32)
+        return {"total": stats["total"] + jnp.sum(scores * mask),
+                "count": stats["count"] + jnp.sum(mask)}
+
+    def result(self, stats):
+        return stats["total"] / jnp.maximum(stats["count"], 1.0)
+
+
+def _labels(y):
+    """Class ids from one-hot rows (or passes integer labels through)."""
+    return jnp.argmax(y, axis=-1) if y.ndim > 1 else y.astype(jnp.int32)
+
+
+@configurable
+@dataclasses.dataclass(frozen=True)
+class Accuracy(Metric):
+    """Fraction of samples whose predicted class (argmax) equals the true class.
+
+    For a single output (shape `(batch,)` or `(batch, 1)`), a prediction counts as class 1 when
+    it is above 0.5 (binary accuracy).
+    """
+
+    name: str = "acc"
+
+    def per_sample(self, y_pred, y_true):
+        if y_pred.ndim == 1 or y_pred.shape[-1] == 1:
+            pred = y_pred.reshape(y_pred.shape[0]) > 0.5
+            return pred == (y_true.reshape(y_true.shape[0]) > 0.5)
+        return jnp.argmax(y_pred, axis=-1) == _labels(y_true)
+
+
+@configurable
+@dataclasses.dataclass(frozen=True)
+class Top_k(Metric):  # noqa: N801 - tflearn's class name
+    """Fraction of samples whose true class is among the `k` highest predictions."""
+
+    k: int = 1
+    name: str = "top_k"
+
+    def __post_init__(self):
+        if not isinstance(self.k, int) or self.k < 1:
+            raise ValueError(f"Top_k: k must be a positive int. Received: k={self.k!r}.")
+
+    def per_sample(self, y_pred, y_true):
+        true = _labels(y_true)
+        true_score = jnp.take_along_axis(y_pred, true[:, None], axis=-1)
+        return jnp.sum(y_pred > true_score, axis=-1) < self.k
+
+
+@configurable
+@dataclasses.dataclass(frozen=True)
+class R2(Metric):
+    """Coefficient of determination `1 - SS_res / SS_tot` over every output value."""
+
+    name: str = "R2"
+
+    def init(self):
+        zero = jnp.zeros(())
+        return {"sum": zero, "sum_sq": zero, "res_sq": zero, "count": zero}
+
+    def update(self, stats, y_pred, y_true, mask):
+        y_true = y_true.reshape(y_true.shape[0], -1)
+        y_pred = y_pred.reshape(y_pred.shape[0], -1)
+        m = mask[:, None]
+        return {"sum": stats["sum"] + jnp.sum(y_true * m),
+                "sum_sq": stats["sum_sq"] + jnp.sum(jnp.square(y_true) * m),
+                "res_sq": stats["res_sq"] + jnp.sum(jnp.square(y_true - y_pred) * m),
+                "count": stats["count"] + jnp.sum(mask) * y_true.shape[1]}
+
+    def result(self, stats):
+        n = jnp.maximum(stats["count"], 1.0)
+        ss_tot = stats["sum_sq"] - jnp.square(stats["sum"]) / n
+        return 1.0 - stats["res_sq"] / jnp.maximum(ss_tot, 1e-12)
+
+
+@dataclasses.dataclass(frozen=True)
+class _FunctionMetric(Metric):
+    """Wraps `fn(y_pred, y_true) -> scalar` as a batch-weighted mean, evaluated per sample."""
+
+    fn: Callable = None  # type: ignore[assignment]
+    name: str = "metric"
+
+    def per_sample(self, y_pred, y_true):
+        return jax.vmap(lambda p, t: jnp.reshape(self.fn(p[None], t[None]), ()))(y_pred, y_true)
+
+
+_METRICS = {"accuracy": Accuracy, "acc": Accuracy, "default": Accuracy, "top_k": Top_k,
+            "r2": R2}
+
+
+def get(identifier: str | Metric | Callable | None) -> Metric | None:
+    """Returns a `Metric` for a name (`'accuracy'`, `'R2'`, `'top_k'`), an instance, or a callable.
+
+    `None` means no metric.
+
+    Raises:
+        ValueError: If the name is unknown; the message lists the valid names.
+    """
+    if identifier is None or isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, str):
+        return lookup("metric", identifier, _METRICS)()
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if callable(identifier):
+        return _FunctionMetric(identifier, getattr(identifier, "__name__", "metric"))
+    raise TypeError(f"Expected a metric name, a Metric or a callable. Received: metric={identifier!r}.")
+
+
+def _eval(metric: Metric, y_pred, y_true):
+    y_pred, y_true = jnp.asarray(y_pred), jnp.asarray(y_true)
+    mask = jnp.ones(y_pred.shape[0])
+    return metric.result(metric.update(metric.init(), y_pred, y_true, mask))
+
+
+def accuracy_op(predictions, targets):
+    """Accuracy of `predictions` against one-hot or integer `targets` (tflearn's function)."""
+    return _eval(Accuracy(), predictions, targets)
+
+
+def top_k_op(predictions, targets, k: int = 1):
+    """Top-k accuracy (tflearn's function)."""
+    return _eval(Top_k(k), predictions, targets)
+
+
+def r2_op(predictions, targets):
+    """R² of `predictions` against `targets` (tflearn's function)."""
+    return _eval(R2(), predictions, targets)
