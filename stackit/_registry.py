@@ -1,4 +1,4 @@
-"""Name lookup shared by every `get()` in stackit: strings map to objects, unknown names fail loudly."""
+"""Name lookup shared by every `get()`: strings map to objects, unknown names fail loudly."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checkpoints: one `.npz` file of arrays plus a JSON header, written atomically, read without pickle.
+"""Checkpoints: one `.npz` of arrays plus a JSON header, written atomically, read without pickle.
 
 Arrays are stored under their pytree paths (`params['Conv2D']['W']` → `params/Conv2D/W`), so a
 file can be read by anything that reads `.npz`. Writing goes to a temporary file in the same

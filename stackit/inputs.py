@@ -69,7 +69,8 @@ def check_inputs(x: np.ndarray, expected: Shape, layer_name: str, role: str = "X
     want = (None, *expected)
     hint = ""
     if int(np.prod(got)) == int(np.prod(expected)):
-        hint = f" The sizes agree: reshape with {role}.reshape([-1, {', '.join(map(str, expected))}])."
+        dims = ", ".join(map(str, expected))
+        hint = f" The sizes agree: reshape with {role}.reshape([-1, {dims}])."
     elif len(got) != len(expected):
         hint = f" {role} has {len(got) + 1} dimensions, the input layer expects {len(want)}."
     else:

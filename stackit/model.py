@@ -22,6 +22,7 @@ from stackit.layers.estimator import Regression
 from stackit.network import Network
 from stackit.training import (
     DeviceData,
+    Placement,
     Steps,
     TrainState,
     build_optimizer,
@@ -278,8 +279,8 @@ class DNN:
         x = self._inputs(X)
         y = self._targets(Y, len(x))
         ts = self.train_state
-        loss, value = evaluate_arrays(self.steps, ts.params, ts.layer_state, DeviceData(x, y),
-                                      len(x), batch_size)
+        loss, value = evaluate_arrays(self.steps, ts.params, ts.layer_state,
+                                      DeviceData(x, y, Placement(batch_size)), len(x), batch_size)
         return [value if value is not None else loss]
 
     def predict(self, X, batch_size: int = 128) -> np.ndarray:

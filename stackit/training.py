@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from stackit import losses, metrics, optimizers
 from stackit.callbacks.base import Callback, TrainingState
@@ -180,24 +181,50 @@ def batch_indices(order: np.ndarray, batch_size: int, chunks: int, per_chunk: in
     return idx.reshape(chunks, per_chunk, batch_size)
 
 
+class Placement:
+    """Where arrays live: one device, or, with several devices, the batch axis split over a
+    one-axis mesh of all of them (data parallelism; parameters replicated)."""
+
+    def __init__(self, batch_size: int):
+        devices = jax.devices()
+        self.mesh = None
+        if len(devices) > 1 and batch_size % len(devices) == 0:
+            self.mesh = Mesh(np.asarray(devices), ("batch",))
+
+    def replicate(self, tree):
+        """Copies `tree` to every device (or to the one device)."""
+        if self.mesh is None:
+            return jax.device_put(tree)
+        return jax.device_put(tree, NamedSharding(self.mesh, PartitionSpec()))
+
+    def split_batches(self, idx: np.ndarray):
+        """Batch indices (..., B) with the batch axis spread over the devices."""
+        if self.mesh is None:
+            return idx
+        spec = PartitionSpec(*([None] * (idx.ndim - 1)), "batch")
+        return jax.device_put(idx, NamedSharding(self.mesh, spec))
+
+
 class DeviceData:
     """X and Y for the compiled chunks: on the device once when they fit, else per chunk."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray):
+    def __init__(self, x: np.ndarray, y: np.ndarray, placement: Placement):
+        self.placement = placement
         self.on_device = x.nbytes + y.nbytes <= DEVICE_DATA_LIMIT_BYTES
         if self.on_device:
-            self.x, self.y = jax.device_put(x), jax.device_put(y)
+            self.x, self.y = placement.replicate(x), placement.replicate(y)
         else:
             self.x, self.y = x, y
 
     def chunk(self, idx: np.ndarray):
         """(xs, ys, idx) for one chunk of batch indices."""
         if self.on_device:
-            return self.x, self.y, idx
+            return self.x, self.y, self.placement.split_batches(idx)
         flat = idx.reshape(-1)
         safe = np.maximum(flat, 0)
         local = np.where(flat >= 0, np.arange(flat.size), -1).astype(np.int32)
-        return self.x[safe], self.y[safe], local.reshape(idx.shape)
+        xs, ys = self.placement.replicate((self.x[safe], self.y[safe]))
+        return xs, ys, self.placement.split_batches(local.reshape(idx.shape))
 
 
 def _read(acc: dict, metric) -> tuple[float | None, float | None, int]:
@@ -245,8 +272,10 @@ def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
     """Runs `n_epoch` epochs, updating `model.train_state` after every dispatched chunk."""
     x, y = train
     n = len(x)
-    data = DeviceData(x, y)
-    val_data = DeviceData(*val) if val is not None else None
+    placement = Placement(batch_size)
+    model.train_state = placement.replicate(model.train_state)
+    data = DeviceData(x, y, placement)
+    val_data = DeviceData(*val, Placement(val_batch_size)) if val is not None else None
     chunks, per_chunk = chunk_plan(n, batch_size, STEPS_PER_CHUNK if steps.scan else 1)
 
     def emit(hook: str) -> bool:
@@ -293,7 +322,8 @@ def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
                 model.train_state, acc = steps.train_chunk((model.train_state, acc), xs, ys, rows)
                 before, host_step = host_step, host_step + int(np.any(idx >= 0, axis=1).sum())
                 now = time.perf_counter()
-                crossed = bool(snapshot_step) and host_step // snapshot_step > before // snapshot_step
+                crossed = bool(snapshot_step) and (host_step // snapshot_step
+                                                   > before // snapshot_step)
                 if now - last >= REFRESH_SECONDS or c == chunks - 1 or crossed:
                     last = now
                     refresh(acc, start, (c + 1) * per_chunk)

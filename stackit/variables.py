@@ -18,4 +18,5 @@ def get_layer_variables_by_name(name: str) -> list[ParamRef]:
         raise ValueError(f"No layer named {name!r} in the current graph. Layer names look like "
                          f"'FullyConnected', 'Conv2D_1' (or the `name=` you gave).")
     order = {"W": 0, "b": 1}
-    return [ParamRef(name, p) for p in sorted(tensor.param_shapes, key=lambda p: (order.get(p, 2), p))]
+    names = sorted(tensor.param_shapes, key=lambda p: (order.get(p, 2), p))
+    return [ParamRef(name, p) for p in names]
