@@ -12,6 +12,8 @@
 from stackit import (
                      activations,
                      callbacks,
+                     data_augmentation,
+                     data_preprocessing,
                      data_utils,
                      datasets,
                      initializations,
@@ -23,6 +25,8 @@ from stackit import (
                      variables,
 )
 from stackit.config import init_graph
+from stackit.data_augmentation import DataAugmentation, ImageAugmentation
+from stackit.data_preprocessing import DataPreprocessing, ImagePreprocessing
 from stackit.layers import *  # noqa: F403 - tflearn exposes every layer function at top level
 from stackit.layers import __all__ as _layer_names
 from stackit.losses import Loss
@@ -53,4 +57,6 @@ __all__ = [
     "init_graph", "DNN", "Model", "Sequential", "History", "NonFiniteLossError",
     "SGD", "Momentum", "Nesterov", "Adam", "RMSProp", "AdaGrad", "AdaDelta", "Ftrl", "Optimizer",
     "Accuracy", "Top_k", "R2", "Loss", "get_layer_variables_by_name",
+    "data_preprocessing", "data_augmentation", "ImagePreprocessing", "ImageAugmentation",
+    "DataPreprocessing", "DataAugmentation",
 ]

@@ -46,7 +46,11 @@ _CONFIG_TYPES: dict[str, type] = {}
 
 
 def configurable(cls: type) -> type:
-    """Registers a dataclass so `to_config`/`from_config` can save and rebuild it by type name."""
+    """Registers a class so `to_config`/`from_config` can save and rebuild it by type name.
+
+    Dataclasses are saved field by field; other classes provide `get_config()` and a
+    `from_config(config)` classmethod.
+    """
     _CONFIG_TYPES[cls.__name__] = cls
     return cls
 
@@ -75,6 +79,8 @@ def from_config(config: dict[str, Any]) -> Any:
     if cls is None:
         raise ValueError(f"Unknown type {type_name!r} in a saved config. "
                          f"Expected one of: {', '.join(sorted(_CONFIG_TYPES))}.")
+    if not dataclasses.is_dataclass(cls):  # builders with their own get_config/from_config
+        return cls.from_config(dict(config, type=type_name))
     return cls(**{k: _from_json(v) for k, v in config.items()})
 
 
@@ -83,8 +89,8 @@ def _to_json(value: Any, owner: Any, field: str) -> Any:
         return value
     if isinstance(value, (tuple, list)):
         return [_to_json(v, owner, field) for v in value]
-    if type(value).__name__ in _CONFIG_TYPES and dataclasses.is_dataclass(value):
-        return to_config(value)
+    if type(value).__name__ in _CONFIG_TYPES:
+        return to_config(value) if dataclasses.is_dataclass(value) else value.get_config()
     raise TypeError(
         f"{type(owner).__name__} {getattr(owner, 'name', '')!r}: {field}={name_of(value)!r} is a "
         f"Python object, which a saved config cannot hold. Use a name (string) for {field} to "

@@ -46,6 +46,12 @@ def tree_to_arrays(prefix: str, tree: Any) -> dict[str, np.ndarray]:
 def arrays_into_tree(prefix: str, template: Any, arrays: dict[str, np.ndarray], file: str):
     """Fills `template`'s structure with `arrays[prefix/path]`, checking names and shapes."""
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+    expected = {f"{prefix}/{_path_name(path)}" for path, _ in leaves}
+    extra = sorted(n for n in arrays if n.startswith(prefix + "/") and n not in expected)
+    if extra:
+        raise CheckpointError(f"{file}: the checkpoint holds {extra[0]!r} (and {len(extra) - 1} "
+                              f"more arrays) that this model does not have; it was saved from a "
+                              f"different architecture.")
     filled = []
     for path, leaf in leaves:
         name = f"{prefix}/{_path_name(path)}"
@@ -95,7 +101,7 @@ def load(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     if not os.path.exists(path):
         raise FileNotFoundError(f"No checkpoint at {path!r}.")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
         raise CheckpointError(f"{path}: not a readable stackit checkpoint (truncated or "

@@ -143,3 +143,18 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
                          f"{n_val} for validation and {len(x) - n_val} for training; both must "
                          f"be at least 1.")
     return x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
+
+
+def cast(array: np.ndarray, dtype: str, role: str) -> np.ndarray:
+    """Casts floats to the input dtype, refusing values too large for it (they would become
+    inf). Integer data (e.g. uint8 images) stays compact; the input layer casts on the device."""
+    if not np.issubdtype(array.dtype, np.floating):
+        return array
+    target = np.dtype(dtype) if dtype != "bfloat16" else np.dtype(np.float32)
+    if np.issubdtype(array.dtype, np.floating) and np.finfo(array.dtype).max > np.finfo(target).max:
+        too_big = np.abs(array) > np.finfo(target).max
+        if too_big.any():
+            where = tuple(int(i) for i in np.argwhere(too_big)[0])
+            raise ValueError(f"{role} holds {array[where]} at index {where}, beyond the range of "
+                             f"{dtype} (max {np.finfo(target).max:.3g}). Rescale the data.")
+    return array.astype(target, copy=False)

@@ -93,6 +93,7 @@ class DNN:
         self.train_state: TrainState | None = None
         self.steps: Steps | None = None
         self.epoch = 0
+        self.preprocessing_fitted = False
         self.rows: list = []
         if self.net.input_layer is not None:
             self.build()
@@ -157,7 +158,7 @@ class DNN:
         layer = self.net.input_layer
         x = inputs.check_inputs(x, layer.shape, layer.name, role)
         inputs.check_finite(x, role)
-        return x.astype(layer.dtype, copy=False)
+        return inputs.cast(x, layer.dtype, role)
 
     def _targets(self, data, n: int, role: str = "Y") -> np.ndarray:
         estimator = self._estimator("fit")
@@ -249,26 +250,39 @@ class DNN:
             vx = self._inputs(validation_set[0], "validation X")
             val = (vx, self._targets(validation_set[1], len(vx), "validation Y"))
 
+        self._fit_preprocessing(x)
         if callbacks is None:
             callbacks = []
         elif isinstance(callbacks, Callback):
             callbacks = [callbacks]
+        for callback in callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError("callbacks must be stackit.callbacks.Callback instances. "
+                                f"Received: {callback!r}.")
         progress = default_progress(verbose)
         metric = self.steps.metric
         state = TrainingState(
-            n_epoch=n_epoch, steps_per_epoch=-(-len(x) // batch_size), n_samples=len(x),
-            batch_size=batch_size, show_metric=show_metric, run_id=run_id,
+            n_epoch=n_epoch, start_epoch=self.epoch, steps_per_epoch=-(-len(x) // batch_size),
+            n_samples=len(x), batch_size=batch_size, show_metric=show_metric, run_id=run_id,
             metric_name=getattr(metric, "name", None) if metric else None,
             epoch=self.epoch, step=int(self.train_state.step))
-        state.epoch = self.epoch
         shuffle = estimator.shuffle_batches if shuffle is None else shuffle
         fit_loop(self, self.steps, (x, y), val, n_epoch=n_epoch, batch_size=batch_size,
                  val_batch_size=val_batch_size, shuffle=shuffle,
                  callbacks=([progress] if progress else []) + list(callbacks), state=state,
                  snapshot_step=snapshot_step, snapshot_epoch=snapshot_epoch, rng=self.data_rng)
-        first = self.epoch + 1
-        self.epoch = state.epoch
-        return History(state.history, list(range(first, state.epoch + 1)))
+        return History(state.history, list(range(state.start_epoch + 1, state.epoch + 1)))
+
+    def _fit_preprocessing(self, x: np.ndarray) -> None:
+        """Computes the input layer's preprocessing statistics from the training data, once."""
+        layer = self.net.input_layer
+        prep = layer.data_preprocessing
+        if prep is None or not prep.needs_fit or self.preprocessing_fitted:
+            return
+        layer_state = dict(self.train_state.layer_state)
+        layer_state[layer.name] = {k: jnp.asarray(v) for k, v in prep.fit_state(x).items()}
+        self.train_state = self.train_state._replace(layer_state=layer_state)
+        self.preprocessing_fitted = True
 
     def evaluate(self, X, Y, batch_size: int = 128) -> list[float]:
         """The metric over (X, Y), as a one-element list (tflearn's form).
@@ -350,6 +364,7 @@ class DNN:
         arrays["key"] = np.asarray(jax.random.key_data(ts.key)) if jnp.issubdtype(
             ts.key.dtype, jax.dtypes.prng_key) else np.asarray(ts.key)
         meta = {"epoch": self.epoch, "seed": self.seed,
+                "preprocessing_fitted": self.preprocessing_fitted,
                 "data_rng": self.data_rng.bit_generator.state,
                 "layers": [_config_or_none(layer) for layer in self.net.layers]}
         return checkpoint.save(_with_ext(model_file), arrays, meta)
@@ -369,6 +384,7 @@ class DNN:
         ts = self.train_state
         params = checkpoint.arrays_into_tree("params", ts.params, arrays, path)
         layer_state = checkpoint.arrays_into_tree("layer_state", ts.layer_state, arrays, path)
+        self.preprocessing_fitted = bool(meta.get("preprocessing_fitted", False))
         if weights_only:
             self.train_state = ts._replace(params=params, layer_state=layer_state)
             return

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 
 import jax
+import jax.numpy as jnp
 
 from stackit import activations
 from stackit.layers.base import Layer, Shape
@@ -68,6 +69,7 @@ class Network:
         shape: Shape = ()
         for layer, layer_key in zip(self.body, jax.random.split(key, len(self.body)), strict=False):
             p, s, shape = layer.init(layer_key, shape)
+            p, s = _strong(p), _strong(s)
             if p:
                 params[layer.name] = p
             if s:
@@ -113,6 +115,12 @@ class Network:
     def scan_slow_on_cpu(self) -> bool:
         """Whether a layer's training step is much slower inside `lax.scan` on XLA:CPU."""
         return any(getattr(layer, "cpu_scan_slow", False) for layer in self.body)
+
+
+def _strong(tree):
+    """Drops weak types (from Python-scalar fills), so the first and later steps share one
+    compilation."""
+    return jax.tree.map(lambda a: jnp.asarray(a, dtype=jnp.result_type(a)), tree)
 
 
 def _fresh_input_name(layers: Sequence[Layer]) -> str:

@@ -181,6 +181,20 @@ def batch_indices(order: np.ndarray, batch_size: int, chunks: int, per_chunk: in
     return idx.reshape(chunks, per_chunk, batch_size)
 
 
+def unaliased(tree):
+    """`tree` with repeated array objects copied: a donated argument may hold each buffer once
+    (e.g. a metric's `init` that reuses one zero array for several statistics)."""
+    seen: set[int] = set()
+
+    def fresh(leaf):
+        if id(leaf) in seen:
+            return jnp.array(leaf, copy=True)
+        seen.add(id(leaf))
+        return leaf
+
+    return jax.tree.map(fresh, tree)
+
+
 class Placement:
     """Where arrays live: one device, or, with several devices, the batch axis split over a
     one-axis mesh of all of them (data parallelism; parameters replicated)."""
@@ -273,7 +287,7 @@ def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
     x, y = train
     n = len(x)
     placement = Placement(batch_size)
-    model.train_state = placement.replicate(model.train_state)
+    model.train_state = placement.replicate(unaliased(model.train_state))
     data = DeviceData(x, y, placement)
     val_data = DeviceData(*val, Placement(val_batch_size)) if val is not None else None
     chunks, per_chunk = chunk_plan(n, batch_size, STEPS_PER_CHUNK if steps.scan else 1)
@@ -313,7 +327,7 @@ def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
             state.epoch += 1
             state.val_loss = state.val_acc = None
             order = rng.permutation(n) if shuffle else np.arange(n)
-            acc = steps.new_accumulators()
+            acc = unaliased(steps.new_accumulators())
             if emit("on_epoch_begin"):
                 break
             start = last = time.perf_counter()
@@ -336,6 +350,7 @@ def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
             validate()
             for key, value in state.logs().items():
                 state.history.setdefault(key, []).append(value)
+            model.epoch = state.epoch
             if snapshot_epoch:
                 model.snapshot(state)
             if emit("on_epoch_end"):

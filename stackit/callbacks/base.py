@@ -13,9 +13,11 @@ class TrainingState:
     """What callbacks see, with tflearn's attribute names.
 
     Attributes:
-        epoch: Current epoch, starting at 1.
+        epoch: Current epoch, counted over the model's life (a second `fit` goes on from the
+            first), starting at 1.
+        start_epoch: Epochs the model had completed before this `fit`.
         step: Optimizer steps taken so far.
-        n_epoch: Epochs requested.
+        n_epoch: Epochs requested by this `fit`.
         steps_per_epoch: Steps in one epoch.
         n_samples: Training samples seen per epoch.
         loss_value: Mean training loss of the epoch so far.
@@ -35,6 +37,7 @@ class TrainingState:
     show_metric: bool = False
     metric_name: str | None = None
     run_id: str | None = None
+    start_epoch: int = 0
     epoch: int = 0
     step: int = 0
     step_in_epoch: int = 0
@@ -46,6 +49,11 @@ class TrainingState:
     elapsed: float = 0.0
     stop_training: bool = False
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def last_epoch(self) -> int:
+        """The epoch this `fit` ends at: `start_epoch + n_epoch`."""
+        return self.start_epoch + self.n_epoch
 
     @property
     def global_loss(self) -> float | None:

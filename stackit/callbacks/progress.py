@@ -26,7 +26,7 @@ def _fmt(value: float | None) -> str:
 
 def epoch_summary(state: TrainingState) -> str:
     """`Epoch 3/10 | step 1407 | loss 0.1234 | acc 0.9650 | val_loss ... | 12,345 samples/s`."""
-    parts = [f"Epoch {state.epoch}/{state.n_epoch}", f"step {state.step}",
+    parts = [f"Epoch {state.epoch}/{state.last_epoch}", f"step {state.step}",
              f"loss {_fmt(state.loss_value)}"]
     if state.show_metric and state.acc_value is not None:
         parts.append(f"{state.metric_name} {_fmt(state.acc_value)}")
@@ -76,7 +76,7 @@ class ProgressBar(Callback):
 
     def on_epoch_begin(self, state: TrainingState) -> None:
         self.task = self.progress.add_task(
-            "train", total=state.steps_per_epoch, epoch=f"{state.epoch}/{state.n_epoch}",
+            "train", total=state.steps_per_epoch, epoch=f"{state.epoch}/{state.last_epoch}",
             stats="")
 
     def on_batch_end(self, state: TrainingState) -> None:
