@@ -31,16 +31,16 @@ def _fans(shape: Sequence[int]) -> tuple[int, int]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-def zeros(key, shape, dtype=jnp.float32):
-    """All zeros."""
+def zeros(key=None, shape=None, dtype=jnp.float32):
+    """All zeros. Called without a shape (tflearn's `zeros()`), returns this initializer."""
     del key
-    return jnp.zeros(shape, dtype)
+    return zeros if shape is None else jnp.zeros(shape, dtype)
 
 
-def ones(key, shape, dtype=jnp.float32):
-    """All ones."""
+def ones(key=None, shape=None, dtype=jnp.float32):
+    """All ones. Called without a shape (as `zeros()`), returns this initializer."""
     del key
-    return jnp.ones(shape, dtype)
+    return ones if shape is None else jnp.ones(shape, dtype)
 
 
 def uniform(minval: float = 0.0, maxval: float = 1.0) -> Initializer:
@@ -85,14 +85,16 @@ def truncated_normal(mean: float = 0.0, stddev: float = 0.02) -> Initializer:
     return init
 
 
-def variance_scaling(factor: float = 2.0, mode: str = "FAN_IN", uniform: bool = False) -> Initializer:
+def variance_scaling(factor: float = 2.0, mode: str = "FAN_IN",
+                     uniform: bool = False) -> Initializer:
     """Scales by fan: `stddev = sqrt(factor / n)` with n from `mode` (FAN_IN, FAN_OUT, FAN_AVG).
 
     The defaults (2.0, FAN_IN, normal) are He initialization.
     """
     modes = ("FAN_IN", "FAN_OUT", "FAN_AVG")
     if mode.upper() not in modes:
-        raise ValueError(f"variance_scaling: mode must be one of {modes}. Received: mode={mode!r}.")
+        raise ValueError(f"variance_scaling: mode must be one of {modes}. "
+                         f"Received: mode={mode!r}.")
 
     def init(key, shape, dtype=jnp.float32):
         fan_in, fan_out = _fans(shape)

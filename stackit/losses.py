@@ -25,6 +25,7 @@ _EPSILON = 1e-10
 
 
 def _per_sample_mean(values: jax.Array) -> jax.Array:
+    """`(batch, ...)` → `(batch,)` by the mean over the other axes (tflearn means over all)."""
     return values.reshape(values.shape[0], -1).mean(axis=1) if values.ndim > 1 else values
 
 
@@ -32,12 +33,12 @@ def categorical_crossentropy(y_pred, y_true):
     """`-sum(y_true * log(y_pred))` over classes; `y_pred` are probabilities (renormalized)."""
     y_pred = y_pred / jnp.sum(y_pred, axis=-1, keepdims=True)
     y_pred = jnp.clip(y_pred, _EPSILON, 1.0 - _EPSILON)
-    return -jnp.sum(y_true * jnp.log(y_pred), axis=-1)
+    return _per_sample_mean(-jnp.sum(y_true * jnp.log(y_pred), axis=-1))
 
 
 def softmax_categorical_crossentropy(logits, y_true):
     """Cross-entropy of `softmax(logits)` against `y_true`, computed stably from logits."""
-    return optax.softmax_cross_entropy(logits, y_true)
+    return _per_sample_mean(optax.softmax_cross_entropy(logits, y_true))
 
 
 def binary_crossentropy(logits, y_true):

@@ -24,6 +24,7 @@ class Metric:
     name = "metric"
 
     def init(self) -> dict:
+        """Fresh accumulators (distinct buffers, so a jitted step may donate them)."""
         return {"total": jnp.zeros(()), "count": jnp.zeros(())}
 
     def per_sample(self, y_pred, y_true) -> jax.Array:
@@ -32,16 +33,20 @@ class Metric:
 
     def update(self, stats, y_pred, y_true, mask):
         scores = self.per_sample(y_pred, y_true).astype(jnp.float32)
-        return {"total": stats["total"] + jnp.sum(scores * mask),
-                "count": stats["count"] + jnp.sum(mask)}
+        scores = scores.reshape(scores.shape[0], -1).mean(axis=1)  # (batch, ...) → (batch,)
+        keep = mask > 0
+        return {"total": stats["total"] + jnp.sum(jnp.where(keep, scores, 0.0)),
+                "count": stats["count"] + jnp.sum(jnp.where(keep, 1.0, 0.0))}
 
     def result(self, stats):
         return stats["total"] / jnp.maximum(stats["count"], 1.0)
 
 
-def _labels(y):
-    """Class ids from one-hot rows (or passes integer labels through)."""
-    return jnp.argmax(y, axis=-1) if y.ndim > 1 else y.astype(jnp.int32)
+def _labels(y_true, y_pred):
+    """Class ids of `y_true`: argmax of one-hot rows shaped like `y_pred`, else integer labels."""
+    if y_true.shape == y_pred.shape:
+        return jnp.argmax(y_true, axis=-1)
+    return y_true.reshape(y_pred.shape[:-1]).astype(jnp.int32)
 
 
 @configurable
@@ -59,51 +64,64 @@ class Accuracy(Metric):
         if y_pred.ndim == 1 or y_pred.shape[-1] == 1:
             pred = y_pred.reshape(y_pred.shape[0]) > 0.5
             return pred == (y_true.reshape(y_true.shape[0]) > 0.5)
-        return jnp.argmax(y_pred, axis=-1) == _labels(y_true)
+        return jnp.argmax(y_pred, axis=-1) == _labels(y_true, y_pred)
 
 
 @configurable
 @dataclasses.dataclass(frozen=True)
 class Top_k(Metric):  # noqa: N801 - tflearn's class name
-    """Fraction of samples whose true class is among the `k` highest predictions."""
+    """Fraction of samples whose true class is among the `k` highest predictions.
+
+    Ties count in the sample's favour, as TensorFlow's `in_top_k`. Shown as `top{k}`.
+    """
 
     k: int = 1
-    name: str = "top_k"
+    name: str | None = None
 
     def __post_init__(self):
-        if not isinstance(self.k, int) or self.k < 1:
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
             raise ValueError(f"Top_k: k must be a positive int. Received: k={self.k!r}.")
+        if self.name is None:
+            object.__setattr__(self, "name", f"top{self.k}")
 
     def per_sample(self, y_pred, y_true):
-        true = _labels(y_true)
-        true_score = jnp.take_along_axis(y_pred, true[:, None], axis=-1)
+        true = _labels(y_true, y_pred)
+        true_score = jnp.take_along_axis(y_pred, true[..., None], axis=-1)
         return jnp.sum(y_pred > true_score, axis=-1) < self.k
 
 
 @configurable
 @dataclasses.dataclass(frozen=True)
 class R2(Metric):
-    """Coefficient of determination `1 - SS_res / SS_tot` over every output value."""
+    """Coefficient of determination `1 - SS_res / SS_tot` over every output value.
+
+    `SS_tot` is accumulated as a running mean and sum of squared deviations (Chan et al.'s
+    parallel update), so targets with a large mean do not lose precision in float32.
+    """
 
     name: str = "R2"
 
     def init(self):
-        zero = jnp.zeros(())
-        return {"sum": zero, "sum_sq": zero, "res_sq": zero, "count": zero}
+        return {key: jnp.zeros(()) for key in ("count", "mean", "ss_tot", "ss_res")}
 
     def update(self, stats, y_pred, y_true, mask):
-        y_true = y_true.reshape(y_true.shape[0], -1)
-        y_pred = y_pred.reshape(y_pred.shape[0], -1)
-        m = mask[:, None]
-        return {"sum": stats["sum"] + jnp.sum(y_true * m),
-                "sum_sq": stats["sum_sq"] + jnp.sum(jnp.square(y_true) * m),
-                "res_sq": stats["res_sq"] + jnp.sum(jnp.square(y_true - y_pred) * m),
-                "count": stats["count"] + jnp.sum(mask) * y_true.shape[1]}
+        y_true = y_true.reshape(y_true.shape[0], -1).astype(jnp.float32)
+        y_pred = y_pred.reshape(y_pred.shape[0], -1).astype(jnp.float32)
+        keep = jnp.broadcast_to((mask > 0)[:, None], y_true.shape)
+        n_b = jnp.sum(keep.astype(jnp.float32))
+        mean_b = jnp.sum(jnp.where(keep, y_true, 0.0)) / jnp.maximum(n_b, 1.0)
+        ss_b = jnp.sum(jnp.where(keep, jnp.square(y_true - mean_b), 0.0))
+        n = stats["count"] + n_b
+        delta = mean_b - stats["mean"]
+        share = n_b / jnp.maximum(n, 1.0)
+        return {"count": n,
+                "mean": stats["mean"] + delta * share,
+                "ss_tot": stats["ss_tot"] + ss_b + jnp.square(delta) * stats["count"] * share,
+                "ss_res": stats["ss_res"] + jnp.sum(jnp.where(keep, jnp.square(y_true - y_pred),
+                                                              0.0))}
 
     def result(self, stats):
-        n = jnp.maximum(stats["count"], 1.0)
-        ss_tot = stats["sum_sq"] - jnp.square(stats["sum"]) / n
-        return 1.0 - stats["res_sq"] / jnp.maximum(ss_tot, 1e-12)
+        return 1.0 - stats["ss_res"] / jnp.maximum(stats["ss_tot"], 1e-12)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +155,8 @@ def get(identifier: str | Metric | Callable | None) -> Metric | None:
         return identifier()
     if callable(identifier):
         return _FunctionMetric(identifier, getattr(identifier, "__name__", "metric"))
-    raise TypeError(f"Expected a metric name, a Metric or a callable. Received: metric={identifier!r}.")
+    raise TypeError("Expected a metric name, a Metric or a callable. "
+                    f"Received: metric={identifier!r}.")
 
 
 def _eval(metric: Metric, y_pred, y_true):

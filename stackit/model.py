@@ -402,7 +402,7 @@ class DNN:
             self.save(f"{self.checkpoint_path}-{state.step}")
             if self.max_checkpoints:
                 found = sorted(glob.glob(f"{glob.escape(self.checkpoint_path)}-*.npz"),
-                               key=os.path.getmtime)
+                               key=_snapshot_step)
                 for old in found[: -self.max_checkpoints]:
                     os.remove(old)
         if self.best_checkpoint_path and state.val_acc is not None \
@@ -441,6 +441,12 @@ def _alias(name: str, value, alias: str, alias_value, default):
 def _check_positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}.")
+
+
+def _snapshot_step(path: str) -> int:
+    """The step in a snapshot name `<prefix>-<step>.npz` (-1 for other files)."""
+    tail = path[:-len(".npz")].rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
 
 
 def _with_ext(path: str) -> str:

@@ -89,15 +89,19 @@ class Network:
             self.output_activation = activations.get(wanted)
 
     def apply(self, params: dict, state: dict, x: jax.Array, *, training: bool,
-              key: jax.Array | None, logits: bool = False) -> tuple[jax.Array, dict]:
+              key: jax.Array | None, logits: bool = False,
+              mask: jax.Array | None = None) -> tuple[jax.Array, dict]:
         """Runs the layers on a batch. With `logits=True` (after `use_loss`), the last
-        activation is left out so the loss can be computed stably."""
+        activation is left out so the loss can be computed stably. `mask` (batch,) marks real
+        samples for layers that compute batch statistics (`uses_mask`)."""
         layers = self.logits_layers if (logits and self.logits_layers) else self.body
         keys = jax.random.split(key, len(layers)) if key is not None else [None] * len(layers)
         new_state = {}
         for layer, layer_key in zip(layers, keys, strict=False):
+            wants_mask = mask is not None and getattr(layer, "uses_mask", False)
+            extra = {"mask": mask} if wants_mask else {}
             x, s = layer.apply(params.get(layer.name, {}), state.get(layer.name, {}), x,
-                               training=training, key=layer_key)
+                               training=training, key=layer_key, **extra)
             if s:
                 new_state[layer.name] = s
         return x, new_state

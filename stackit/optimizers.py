@@ -17,14 +17,76 @@ import optax
 from stackit._registry import configurable
 
 __all__ = [
-    "get", "Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "RMSProp", "AdaGrad", "AdaDelta",
-    "Ftrl", "ftrl",
+    "get", "build", "Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "RMSProp", "AdaGrad",
+    "AdaDelta", "Ftrl", "ftrl", "scale_by_tf_adam",
 ]
 
 
 @dataclasses.dataclass(frozen=True)
 class Optimizer:
     """Base class. Subclasses hold tflearn's arguments and implement `transformation(lr)`.
+
+    Each subclass takes tflearn's arguments in tflearn's positional order (e.g.
+    `Momentum(learning_rate, momentum, lr_decay, decay_step, staircase)`,
+    `Adam(learning_rate, beta1, beta2, epsilon)`); where tflearn has no learning-rate decay,
+    stackit accepts `lr_decay`, `decay_step` and `staircase` as keywords.
+
+    Args:
+        learning_rate: Step size. Defaults to `0.001`.
+        use_locking: Accepted for tflearn compatibility; ignored. Defaults to `False`.
+        name: Accepted for tflearn compatibility; ignored. Defaults to `None`.
+    """
+
+    learning_rate: float = 0.001
+    use_locking: bool = dataclasses.field(default=False, kw_only=True)
+    name: str | None = dataclasses.field(default=None, kw_only=True)
+
+    def __post_init__(self):
+        lr = self.learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr < 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be a non-negative "
+                             f"number. Received: learning_rate={lr!r}.")
+        lr_decay, decay_step = getattr(self, "lr_decay", 0.0), getattr(self, "decay_step", 1)
+        if lr_decay and (not isinstance(decay_step, int) or decay_step < 1
+                         or not 0 < lr_decay <= 1):
+            raise ValueError(f"{type(self).__name__}: lr_decay must be in (0, 1] and "
+                             f"decay_step a positive int. Received: lr_decay={lr_decay!r}, "
+                             f"decay_step={decay_step!r}.")
+
+    def schedule(self) -> optax.Schedule | float:
+        """The learning rate, or TensorFlow's `exponential_decay` when `lr_decay` is set:
+        `learning_rate * lr_decay ** (step / decay_step)` (integer division if `staircase`)."""
+        lr_decay = getattr(self, "lr_decay", 0.0)
+        if not lr_decay:
+            return self.learning_rate
+        return optax.exponential_decay(self.learning_rate, self.decay_step, lr_decay,
+                                       staircase=self.staircase)
+
+    def transformation(self, learning_rate) -> optax.GradientTransformation:
+        """The optax transformation for a learning rate (a number or a schedule)."""
+        raise NotImplementedError
+
+    def build(self) -> optax.GradientTransformation:
+        """The optax transformation this optimizer describes."""
+        return self.transformation(self.schedule())
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Decay:
+    """Learning-rate decay as keywords, for optimizers whose tflearn signature lacks it."""
+
+    lr_decay: float = 0.0
+    decay_step: int = 100
+    staircase: bool = False
+
+
+def _optimizer(cls):
+    return configurable(dataclasses.dataclass(frozen=True)(cls))
+
+
+@_optimizer
+class SGD(Optimizer):
+    """Plain stochastic gradient descent: `w -= lr * g`.
 
     Args:
         learning_rate: Step size. Defaults to `0.001`.
@@ -34,42 +96,9 @@ class Optimizer:
         staircase: Decay in discrete steps rather than smoothly. Defaults to `False`.
     """
 
-    learning_rate: float = 0.001
     lr_decay: float = 0.0
     decay_step: int = 100
     staircase: bool = False
-
-    def __post_init__(self):
-        if not isinstance(self.learning_rate, (int, float)) or self.learning_rate < 0:
-            raise ValueError(f"{type(self).__name__}: learning_rate must be a non-negative "
-                             f"number. Received: learning_rate={self.learning_rate!r}.")
-        if self.lr_decay and (self.decay_step < 1 or not 0 < self.lr_decay <= 1):
-            raise ValueError(f"{type(self).__name__}: lr_decay must be in (0, 1] and "
-                             f"decay_step >= 1. Received: lr_decay={self.lr_decay!r}, "
-                             f"decay_step={self.decay_step!r}.")
-
-    def schedule(self) -> optax.Schedule | float:
-        """The learning rate, or an exponential-decay schedule when `lr_decay` is set."""
-        if not self.lr_decay:
-            return self.learning_rate
-        return optax.exponential_decay(self.learning_rate, self.decay_step, self.lr_decay,
-                                       staircase=self.staircase)
-
-    def transformation(self, learning_rate) -> optax.GradientTransformation:
-        raise NotImplementedError
-
-    def build(self) -> optax.GradientTransformation:
-        """The optax transformation this optimizer describes."""
-        return self.transformation(self.schedule())
-
-
-def _optimizer(cls):
-    return configurable(dataclasses.dataclass(frozen=True)(cls))
-
-
-@_optimizer
-class SGD(Optimizer):
-    """Plain stochastic gradient descent."""
 
     def transformation(self, learning_rate):
         return optax.sgd(learning_rate)
@@ -77,9 +106,20 @@ class SGD(Optimizer):
 
 @_optimizer
 class Momentum(Optimizer):
-    """SGD with momentum (`momentum` defaults to 0.9)."""
+    """SGD with momentum, as TensorFlow: `accum = momentum * accum + g; w -= lr * accum`.
+
+    Args:
+        learning_rate: Step size. Defaults to `0.001`.
+        momentum: Decay of the accumulated gradient. Defaults to `0.9`.
+        lr_decay: Exponential decay rate (0 disables it). Defaults to `0.0`.
+        decay_step: Steps per decay period. Defaults to `100`.
+        staircase: Decay in discrete steps. Defaults to `False`.
+    """
 
     momentum: float = 0.9
+    lr_decay: float = 0.0
+    decay_step: int = 100
+    staircase: bool = False
 
     def transformation(self, learning_rate):
         return optax.sgd(learning_rate, momentum=self.momentum)
@@ -87,27 +127,80 @@ class Momentum(Optimizer):
 
 @_optimizer
 class Nesterov(Momentum):
-    """SGD with Nesterov momentum (`momentum` defaults to 0.9)."""
+    """SGD with Nesterov momentum, as TensorFlow: `w -= lr * (g + momentum * accum)`.
+
+    Same arguments as `Momentum`.
+    """
 
     def transformation(self, learning_rate):
         return optax.sgd(learning_rate, momentum=self.momentum, nesterov=True)
 
 
+class ScaleByTFAdamState(NamedTuple):
+    """Adam's step count and first/second moment estimates."""
+
+    count: jax.Array
+    mu: Any
+    nu: Any
+
+
+def scale_by_tf_adam(b1: float = 0.9, b2: float = 0.999,
+                     eps: float = 1e-8) -> optax.GradientTransformation:
+    """Adam's direction as TensorFlow 1 computes it, `eps` added *after* bias correction:
+    `sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)`.
+
+    optax's `scale_by_adam` adds `eps` to the bias-corrected `sqrt(v_hat)` instead; the two
+    differ when `eps` is large (tflearn suggests `epsilon=1.0` or `0.1` for some models).
+    """
+
+    def init(params):
+        return ScaleByTFAdamState(jnp.zeros([], jnp.int32), jax.tree.map(jnp.zeros_like, params),
+                                  jax.tree.map(jnp.zeros_like, params))
+
+    def update(updates, state, params=None):
+        del params
+        mu = jax.tree.map(lambda g, m: b1 * m + (1.0 - b1) * g, updates, state.mu)
+        nu = jax.tree.map(lambda g, v: b2 * v + (1.0 - b2) * g * g, updates, state.nu)
+        count = state.count + 1
+        t = count.astype(jnp.float32)
+        scale = jnp.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        updates = jax.tree.map(lambda m, v: scale * m / (jnp.sqrt(v) + eps), mu, nu)
+        return updates, ScaleByTFAdamState(count, mu, nu)
+
+    return optax.GradientTransformation(init, update)
+
+
 @_optimizer
-class Adam(Optimizer):
-    """Adam (`beta1=0.9`, `beta2=0.999`, `epsilon=1e-8`)."""
+class Adam(Optimizer, _Decay):
+    """Adam as TensorFlow 1 (`epsilon` is TensorFlow's "epsilon hat").
+
+    Args:
+        learning_rate: Step size. Defaults to `0.001`.
+        beta1: Decay of the first moment. Defaults to `0.9`.
+        beta2: Decay of the second moment. Defaults to `0.999`.
+        epsilon: Added to `sqrt(v)`. Defaults to `1e-8`.
+    """
 
     beta1: float = 0.9
     beta2: float = 0.999
     epsilon: float = 1e-8
 
     def transformation(self, learning_rate):
-        return optax.adam(learning_rate, b1=self.beta1, b2=self.beta2, eps=self.epsilon)
+        return optax.chain(scale_by_tf_adam(self.beta1, self.beta2, self.epsilon),
+                           optax.scale_by_learning_rate(learning_rate))
 
 
 @_optimizer
-class RMSProp(Optimizer):
-    """RMSProp as in TensorFlow 1: squares averaged with `decay`, accumulator starting at 1."""
+class RMSProp(Optimizer, _Decay):
+    """RMSProp as TensorFlow 1: `ms = decay * ms + (1 - decay) * g^2` with `ms` starting at 1,
+    `mom = momentum * mom + lr * g / sqrt(ms + epsilon)`, `w -= mom`.
+
+    Args:
+        learning_rate: Step size. Defaults to `0.001`.
+        decay: Decay of the mean square. Defaults to `0.9`.
+        momentum: Momentum. Defaults to `0.0`.
+        epsilon: Added to the mean square. Defaults to `1e-10`.
+    """
 
     decay: float = 0.9
     momentum: float = 0.0
@@ -119,19 +212,30 @@ class RMSProp(Optimizer):
 
 
 @_optimizer
-class AdaGrad(Optimizer):
-    """AdaGrad with `initial_accumulator_value=0.1`."""
+class AdaGrad(Optimizer, _Decay):
+    """AdaGrad as TensorFlow 1: `accum += g^2; w -= lr * g / sqrt(accum)`.
+
+    Args:
+        learning_rate: Step size. Defaults to `0.001`.
+        initial_accumulator_value: Starting value of `accum` (positive). Defaults to `0.1`.
+    """
 
     initial_accumulator_value: float = 0.1
 
     def transformation(self, learning_rate):
         return optax.adagrad(learning_rate,
-                             initial_accumulator_value=self.initial_accumulator_value)
+                             initial_accumulator_value=self.initial_accumulator_value, eps=0.0)
 
 
 @_optimizer
-class AdaDelta(Optimizer):
-    """AdaDelta (tflearn defaults: `rho=0.1`, `epsilon=1e-8`)."""
+class AdaDelta(Optimizer, _Decay):
+    """AdaDelta (Zeiler, 2012) as TensorFlow 1, with tflearn's defaults.
+
+    Args:
+        learning_rate: Step size. Defaults to `0.001`.
+        rho: Decay of the running averages. Defaults to `0.1`.
+        epsilon: Conditioning constant. Defaults to `1e-8`.
+    """
 
     rho: float = 0.1
     epsilon: float = 1e-8
@@ -172,16 +276,28 @@ def ftrl(learning_rate: float, learning_rate_power: float = -0.5,
     def update(updates, state, params=None):
         if params is None:
             raise ValueError("ftrl needs the current params in update(updates, state, params).")
-        out = jax.tree.map(update_one, updates, state.n, state.z, params)
-        pick = lambda i: jax.tree.map(lambda t: t[i], out, is_leaf=lambda t: isinstance(t, tuple))  # noqa: E731
-        return pick(0), FtrlState(pick(1), pick(2))
+        leaves, treedef = jax.tree.flatten(updates)
+        rows = [update_one(*args) for args in zip(leaves, treedef.flatten_up_to(state.n),
+                                                   treedef.flatten_up_to(state.z),
+                                                   treedef.flatten_up_to(params), strict=True)]
+        delta, n, z = ([row[i] for row in rows] for i in range(3))
+        return (treedef.unflatten(delta),
+                FtrlState(treedef.unflatten(n), treedef.unflatten(z)))
 
     return optax.GradientTransformation(init, update)
 
 
 @_optimizer
 class Ftrl(Optimizer):
-    """Follow-the-regularized-leader, tflearn defaults (`learning_rate=3.0`, power -0.5)."""
+    """Follow-the-regularized-leader (FTRL-proximal) as TensorFlow 1, tflearn's defaults.
+
+    Args:
+        learning_rate: Step size. Defaults to `3.0`.
+        learning_rate_power: Power of the per-coordinate learning rate. Defaults to `-0.5`.
+        initial_accumulator_value: Starting value of the squared-gradient sum. Defaults to `0.1`.
+        l1_regularization_strength: L1 strength. Defaults to `0.0`.
+        l2_regularization_strength: L2 strength. Defaults to `0.0`.
+    """
 
     learning_rate: float = 3.0
     learning_rate_power: float = -0.5
@@ -190,8 +306,6 @@ class Ftrl(Optimizer):
     l2_regularization_strength: float = 0.0
 
     def transformation(self, learning_rate):
-        if callable(learning_rate):
-            raise ValueError("Ftrl: lr_decay is not supported with FTRL.")
         return ftrl(learning_rate, self.learning_rate_power, self.initial_accumulator_value,
                     self.l1_regularization_strength, self.l2_regularization_strength)
 

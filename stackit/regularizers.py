@@ -1,4 +1,4 @@
-"""Weight penalties by tflearn's names: `'L2'` is `wd * sum(W**2) / 2`, `'L1'` is `wd * sum(|W|)`."""
+"""Weight penalties by tflearn's names: `'L2'` is `wd * sum(W**2) / 2`; `'L1'`, `wd * sum(|W|)`."""
 
 from __future__ import annotations
 

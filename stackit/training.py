@@ -20,7 +20,7 @@ import optax
 from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from stackit import losses, metrics, optimizers
+from stackit import activations, losses, metrics, optimizers
 from stackit.callbacks.base import Callback, TrainingState
 from stackit.layers.estimator import Regression
 from stackit.network import Network
@@ -87,17 +87,19 @@ class Steps:
             acc["metric"] = self.metric.init()
         return acc
 
-    def _forward(self, params, layer_state, x, y, *, training, key):
+    def _forward(self, params, layer_state, x, y, mask, *, training, key):
         if self.n_classes:
             y = jax.nn.one_hot(y, self.n_classes)
         net, loss = self.net, self.loss
         out, new_state = net.apply(params, layer_state, x, training=training, key=key,
-                                   logits=True)
+                                   logits=True, mask=mask)
         if net.logits_layers:
             pred = net.output_activation(out)
             per_sample = (loss.fn if loss.logits_of else loss.stable_fn)(out, y)
         else:
             pred, per_sample = out, loss.fn(out, y)
+            if loss.logits_of:  # a linear output read as logits: metrics see probabilities
+                pred = activations.get(loss.logits_of)(out)
         return pred, y, per_sample, new_state
 
     def _accumulate(self, acc, pred, y, per_sample, mask, finite):
@@ -113,7 +115,7 @@ class Steps:
         key, step_key = jax.random.split(ts.key)
 
         def objective(params):
-            pred, y1, per_sample, new_state = self._forward(params, ts.layer_state, x, y,
+            pred, y1, per_sample, new_state = self._forward(params, ts.layer_state, x, y, mask,
                                                             training=True, key=step_key)
             data_loss = jnp.sum(per_sample * mask) / jnp.maximum(jnp.sum(mask), 1.0)
             return data_loss + self.net.penalty(params), (pred, y1, per_sample, new_state)
@@ -137,7 +139,7 @@ class Steps:
 
     def _eval_step(self, carry, x, y, mask):
         acc, params, layer_state = carry
-        pred, y1, per_sample, _ = self._forward(params, layer_state, x, y, training=False,
+        pred, y1, per_sample, _ = self._forward(params, layer_state, x, y, mask, training=False,
                                                 key=None)
         return self._accumulate(acc, pred, y1, per_sample, mask, True), params, layer_state
 

@@ -1,4 +1,4 @@
-"""The layer contract: frozen descriptors with pure `init`/`apply`, and symbolic tensors that chain them.
+"""The layer contract: frozen descriptors with pure `init`/`apply`; symbolic tensors chain them.
 
 A layer is a small immutable description (hyperparameters + a unique name). It knows two pure
 functions:
@@ -20,7 +20,9 @@ from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from stackit import activations
 from stackit._registry import configurable, from_config, to_config
 
 __all__ = ["Layer", "Tensor", "ParamRef", "reset_default_graph", "layer_from_config"]
@@ -68,10 +70,11 @@ class Layer:
         configurable(cls)
 
     def __post_init__(self):
-        for field in dataclasses.fields(self):  # lists → tuples, so descriptors stay hashable
+        for field in dataclasses.fields(self):  # hashable, JSON-friendly hyperparameters
             value = getattr(self, field.name)
-            if isinstance(value, list):
-                object.__setattr__(self, field.name, tuple(value))
+            plain = _plain(value)
+            if plain is not value:
+                object.__setattr__(self, field.name, plain)
         if self.name is None:
             object.__setattr__(self, "name", unique_name(self.default_name))
         elif not isinstance(self.name, str) or not self.name:
@@ -129,6 +132,19 @@ class Layer:
                 f"Received: incoming={type(incoming).__name__}."
             )
         return Tensor(self, incoming)
+
+
+def _plain(value: Any) -> Any:
+    """Lists → tuples (so descriptors stay hashable) and numpy scalars → Python numbers (so
+    `fully_connected(net, np.prod(shape))` works and its config is JSON)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        if isinstance(value, tuple) and all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return tuple(items)
+    return value
 
 
 def layer_from_config(config: dict[str, Any]) -> Layer:
@@ -216,6 +232,18 @@ class Tensor:
 def flat_size(shape: Sequence[int]) -> int:
     """Number of values in one sample of `shape`."""
     return math.prod(shape)
+
+
+def activated_shape(activation: Any, shape: Shape) -> Shape:
+    """Per-sample shape after `activation` (most keep the shape; `'crelu'` doubles channels)."""
+    out = jax.eval_shape(activations.get(activation), jax.ShapeDtypeStruct((1, *shape),
+                                                                           jnp.float32))
+    return tuple(out.shape[1:])
+
+
+def channels_last(v: jax.Array, ndim: int) -> jax.Array:
+    """Reshapes a per-channel vector `(c,)` to broadcast over a rank-`ndim` batch explicitly."""
+    return v.reshape((1,) * (ndim - v.ndim) + v.shape)
 
 
 def as_float(x: jax.Array) -> jax.Array:

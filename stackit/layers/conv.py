@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from stackit import activations, initializations, regularizers
-from stackit.layers.base import Layer, Tensor, as_float
+from stackit.layers.base import Layer, Tensor, activated_shape, as_float, channels_last
 
 __all__ = [
     "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool", "GlobalMaxPool",
@@ -25,6 +25,8 @@ def _pair(value, what: str, layer: Layer) -> tuple[int, int]:
     """`3` → `(3, 3)`; `[1, 2, 2, 1]` (TensorFlow's NHWC form) → `(2, 2)`."""
     if isinstance(value, int):
         value = (value, value)
+    if not isinstance(value, (tuple, list)):
+        raise layer.error(f"{what} must be a positive int or a pair of them.", **{what: value})
     value = tuple(value)
     if len(value) == 4:
         value = value[1:3]
@@ -34,7 +36,7 @@ def _pair(value, what: str, layer: Layer) -> tuple[int, int]:
 
 
 def _check_padding(layer: Layer) -> None:
-    if layer.padding.lower() not in _PADDINGS:
+    if not isinstance(layer.padding, str) or layer.padding.lower() not in _PADDINGS:
         raise layer.error(f"padding must be one of {_PADDINGS}.", padding=layer.padding)
 
 
@@ -83,7 +85,7 @@ class Conv2D(Layer):
     cpu_scan_slow = True  # XLA:CPU runs conv gradients inside a while loop on a slow path
 
     def check(self):
-        if not isinstance(self.filters, int) or self.filters < 1:
+        if isinstance(self.filters, bool) or not isinstance(self.filters, int) or self.filters < 1:
             raise self.error("nb_filter must be a positive int.", nb_filter=self.filters)
         _pair(self.kernel_size, "filter_size", self)
         _pair(self.strides, "strides", self)
@@ -107,7 +109,7 @@ class Conv2D(Layer):
         params = {"W": initializations.get(self.weights_init)(w_key, (kh, kw, c, self.filters))}
         if self.bias:
             params["b"] = initializations.get(self.bias_init)(b_key, (self.filters,))
-        return params, {}, (out_h, out_w, self.filters)
+        return params, {}, activated_shape(self.activation, (out_h, out_w, self.filters))
 
     def apply(self, params, state, x, *, training, key):
         del training, key
@@ -115,7 +117,7 @@ class Conv2D(Layer):
             as_float(x), params["W"], window_strides=_pair(self.strides, "strides", self),
             padding=self.padding.upper(), dimension_numbers=("NHWC", "HWIO", "NHWC"))
         if self.bias:
-            y = y + params["b"]
+            y = y + channels_last(params["b"], y.ndim)
         return activations.get(self.activation)(y), state
 
     def penalty(self, params):
@@ -162,6 +164,7 @@ class MaxPool2D(_Pool2D):
     def apply(self, params, state, x, *, training, key):
         del params, training, key
         dims, strides = self.window()
+        x = as_float(x)
         return lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, self.padding.upper()), state
 
 

@@ -14,7 +14,14 @@ import jax
 import jax.numpy as jnp
 
 from stackit import activations, initializations, regularizers
-from stackit.layers.base import Layer, Shape, Tensor, as_float, flat_size
+from stackit.layers.base import (
+    Layer,
+    Tensor,
+    activated_shape,
+    as_float,
+    channels_last,
+    flat_size,
+)
 
 __all__ = [
     "InputData", "Dense", "Dropout", "Activation", "Flatten", "Reshape", "SingleUnit",
@@ -28,9 +35,15 @@ _FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 class InputData(Layer):
     """The network's entry point: declares the per-sample shape of X and casts it to `dtype`.
 
+    In training, `data_augmentation` runs first (on the device, with the step's key); then
+    `data_preprocessing` always runs, with statistics kept in this layer's state (computed once
+    from the training data by the first `fit`, and saved with checkpoints).
+
     Args:
         shape: Per-sample shape, without the batch axis (e.g. `(28, 28, 1)`; `()` for scalars).
         dtype: Floating dtype the input is cast to. Defaults to `'float32'`.
+        data_preprocessing: An `ImagePreprocessing`/`DataPreprocessing`. Defaults to `None`.
+        data_augmentation: An `ImageAugmentation`/`DataAugmentation`. Defaults to `None`.
     """
 
     shape: tuple = ()
@@ -46,17 +59,35 @@ class InputData(Layer):
                              "(the batch axis is left out).", shape=self.shape)
         if self.dtype not in _FLOAT_DTYPES:
             raise self.error(f"dtype must be one of {_FLOAT_DTYPES}.", dtype=self.dtype)
-        if self.data_preprocessing is not None or self.data_augmentation is not None:
-            raise NotImplementedError(
-                "input_data: data_preprocessing/data_augmentation are not supported yet; "
-                "preprocess the arrays with stackit.data_utils before fit().")
+        from stackit.data_augmentation import DataAugmentation
+        from stackit.data_preprocessing import DataPreprocessing
 
-    def output_shape(self, input_shape: Shape) -> Shape:
-        return tuple(self.shape)
+        for arg, cls in (("data_preprocessing", DataPreprocessing),
+                         ("data_augmentation", DataAugmentation)):
+            value = getattr(self, arg)
+            if value is not None and not isinstance(value, cls):
+                raise TypeError(f"input_data: {arg} must be a stackit {cls.__name__} (e.g. "
+                                f"stackit.Image{cls.__name__[4:]}()). Received: {value!r}.")
+        if self.data_augmentation is not None:
+            self.data_augmentation.check(tuple(self.shape))
+        if self.data_preprocessing is not None:
+            self.data_preprocessing.init_state(tuple(self.shape))
+
+    def init(self, key, input_shape):
+        del key
+        state = {}
+        if self.data_preprocessing is not None:
+            state = dict(self.data_preprocessing.init_state(tuple(self.shape)))
+        return {}, state, tuple(self.shape)
 
     def apply(self, params, state, x, *, training, key):
-        del params, training, key
-        return x.astype(self.dtype), state
+        del params
+        x = x.astype(self.dtype)
+        if training and self.data_augmentation is not None:
+            x = self.data_augmentation.apply(x, key)
+        if self.data_preprocessing is not None:
+            x = self.data_preprocessing.apply(state, x)
+        return x, state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +123,7 @@ class Dense(Layer):
     fn_name = "fully_connected"
 
     def check(self):
-        if not isinstance(self.units, int) or self.units < 1:
+        if isinstance(self.units, bool) or not isinstance(self.units, int) or self.units < 1:
             raise self.error("n_units must be a positive int.", n_units=self.units)
         activations.get(self.activation)
         initializations.get(self.weights_init)
@@ -109,14 +140,14 @@ class Dense(Layer):
         params = {"W": initializations.get(self.weights_init)(w_key, (n_in, self.units))}
         if self.bias:
             params["b"] = initializations.get(self.bias_init)(b_key, (self.units,))
-        return params, {}, (self.units,)
+        return params, {}, activated_shape(self.activation, (self.units,))
 
     def apply(self, params, state, x, *, training, key):
         del training, key
         x = as_float(x).reshape(x.shape[0], -1)
         y = x @ params["W"]
         if self.bias:
-            y = y + params["b"]
+            y = y + channels_last(params["b"], y.ndim)
         return activations.get(self.activation)(y), state
 
     def penalty(self, params):
@@ -146,9 +177,13 @@ class Dropout(Layer):
         del params
         if not training or self.rate == 0.0:
             return x, state
+        if key is None:
+            raise ValueError(f"{self.fn_name} {self.name!r}: training=True needs a PRNG `key` "
+                             "for the dropout mask. Received: key=None.")
+        x = as_float(x)
         keep = 1.0 - self.rate
         mask = jax.random.bernoulli(key, keep, x.shape)
-        return jnp.where(mask, x / keep, 0.0).astype(x.dtype), state
+        return jnp.where(mask, x / keep, jnp.zeros_like(x)), state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,9 +198,7 @@ class Activation(Layer):
         activations.get(self.activation)
 
     def output_shape(self, input_shape):
-        if activations.get(self.activation) is activations.crelu:
-            return (*input_shape[:-1], 2 * input_shape[-1])
-        return input_shape
+        return activated_shape(self.activation, input_shape)
 
     def apply(self, params, state, x, *, training, key):
         del params, training, key
@@ -194,6 +227,13 @@ class Reshape(Layer):
     target_shape: tuple = ()
     default_name = "Reshape"
     fn_name = "reshape"
+
+    def check(self):
+        if not isinstance(self.target_shape, tuple) or any(
+                isinstance(d, bool) or not isinstance(d, int) or (d < 1 and d != -1)
+                for d in self.target_shape):
+            raise self.error("new_shape must be positive ints (one may be -1), batch axis left "
+                             "out.", new_shape=self.target_shape)
 
     def output_shape(self, input_shape):
         size, target = flat_size(input_shape), list(self.target_shape)
@@ -239,14 +279,14 @@ class SingleUnit(Layer):
         params = {"W": jax.random.normal(key, (flat_size(shape),))}
         if self.bias:
             params["b"] = jnp.zeros((flat_size(shape),))
-        return params, {}, tuple(input_shape)
+        return params, {}, activated_shape(self.activation, tuple(input_shape))
 
     def apply(self, params, state, x, *, training, key):
         del training, key
-        w = params["W"].reshape(x.shape[1:]) if x.ndim > 1 else params["W"]
-        y = as_float(x) * w
+        per_sample = (1, *x.shape[1:]) if x.ndim > 1 else (1,)
+        y = as_float(x) * params["W"].reshape(per_sample)
         if self.bias:
-            y = y + (params["b"].reshape(x.shape[1:]) if x.ndim > 1 else params["b"])
+            y = y + params["b"].reshape(per_sample)
         return activations.get(self.activation)(y), state
 
 
@@ -282,13 +322,15 @@ def fully_connected(incoming: Tensor, n_units: int, activation="linear", bias=Tr
                  trainable, restore, name=name)(incoming)
 
 
-def dropout(incoming: Tensor, keep_prob: float, noise_shape=None, name: str | None = None) -> Tensor:
+def dropout(incoming: Tensor, keep_prob: float, noise_shape=None,
+            name: str | None = None) -> Tensor:
     """Adds dropout that KEEPS each value with probability `keep_prob` (tflearn semantics)."""
     if noise_shape is not None:
         raise ValueError("dropout: noise_shape is not supported. "
                          f"Received: noise_shape={noise_shape!r}.")
     if not isinstance(keep_prob, (int, float)) or not 0.0 < keep_prob <= 1.0:
-        raise ValueError(f"dropout: keep_prob must be in (0, 1]. Received: keep_prob={keep_prob!r}.")
+        raise ValueError(f"dropout: keep_prob must be in (0, 1]. "
+                         f"Received: keep_prob={keep_prob!r}.")
     return Dropout(1.0 - keep_prob, name=name)(incoming)
 
 

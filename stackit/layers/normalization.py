@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from stackit.layers.base import Layer, Tensor, as_float
+from stackit.layers.base import Layer, Tensor, as_float, channels_last
 
 __all__ = [
     "BatchNormalization", "LocalResponseNormalization",
@@ -16,11 +16,29 @@ __all__ = [
 ]
 
 
+def _moments(x: jax.Array, mask: jax.Array | None) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Per-channel mean and (biased) variance over every axis but the last, counting only the
+    samples where `mask > 0`; also whether any sample counted."""
+    axes = tuple(range(x.ndim - 1))
+    if mask is None:
+        return jnp.mean(x, axis=axes), jnp.var(x, axis=axes), jnp.asarray(x.shape[0] > 0)
+    keep = jnp.broadcast_to((mask > 0).reshape((-1,) + (1,) * (x.ndim - 1)), x.shape)
+    n = jnp.sum(keep, axis=axes)
+    safe_n = jnp.maximum(n, 1).astype(x.dtype)
+    mean = jnp.sum(jnp.where(keep, x, 0.0), axis=axes) / safe_n
+    centered = jnp.where(keep, x - channels_last(mean, x.ndim), 0.0)
+    var = jnp.sum(jnp.square(centered), axis=axes) / safe_n
+    return mean, var, jnp.any(n > 0)
+
+
 @dataclasses.dataclass(frozen=True)
 class BatchNormalization(Layer):
     """Normalizes each channel (last axis) with batch statistics in training, moving ones otherwise.
 
     Moving averages live in the layer state: `moving = decay * moving + (1 - decay) * batch`.
+    `apply` also takes an optional `mask` of shape `(batch,)` (1 for real samples, 0 for the
+    padding of a last partial batch): batch statistics then cover the real samples only, and
+    a batch with none leaves the moving averages unchanged (`uses_mask` says so to callers).
 
     Args:
         beta: Initial shift. Defaults to `0.0`.
@@ -39,6 +57,7 @@ class BatchNormalization(Layer):
     restore: bool = True
     default_name = "BatchNormalization"
     fn_name = "batch_normalization"
+    uses_mask = True   # `apply` accepts `mask=` (a class attribute, not a hyperparameter)
 
     def check(self):
         if not 0.0 <= self.decay < 1.0:
@@ -55,19 +74,21 @@ class BatchNormalization(Layer):
         state = {"moving_mean": jnp.zeros(channels), "moving_variance": jnp.ones(channels)}
         return params, state, tuple(input_shape)
 
-    def apply(self, params, state, x, *, training, key):
+    def apply(self, params, state, x, *, training, key, mask=None):
         del key
         x = as_float(x)
         if training:
-            axes = tuple(range(x.ndim - 1))
-            mean, var = jnp.mean(x, axis=axes), jnp.var(x, axis=axes)
-            state = {
+            mean, var, seen = _moments(x, mask)
+            new = {
                 "moving_mean": self.decay * state["moving_mean"] + (1 - self.decay) * mean,
                 "moving_variance": self.decay * state["moving_variance"] + (1 - self.decay) * var,
             }
+            state = {k: jnp.where(seen, v, state[k]) for k, v in new.items()}
         else:
             mean, var = state["moving_mean"], state["moving_variance"]
-        y = (x - mean) * lax.rsqrt(var + self.epsilon) * params["gamma"] + params["beta"]
+        scale = lax.rsqrt(var + self.epsilon) * params["gamma"]
+        y = ((x - channels_last(mean, x.ndim)) * channels_last(scale, x.ndim)
+             + channels_last(params["beta"], x.ndim))
         return y, state
 
 
