@@ -14,6 +14,33 @@ from stackit.layers.base import Shape
 __all__ = ["as_array", "check_inputs", "check_targets", "check_finite", "split_validation"]
 
 
+def is_lazy(data: Any) -> bool:
+    """Whether `data` is an array-like that loads rows on demand (e.g. `image_preloader`'s),
+    which `fit` streams batch by batch instead of converting whole."""
+    return (not isinstance(data, np.ndarray) and hasattr(data, "shape")
+            and hasattr(data, "__getitem__") and hasattr(data, "__len__")
+            and not hasattr(data, "device"))  # jax arrays are not lazy
+
+
+class Subset:
+    """Rows `indices` of a lazy array, still lazy (used to hold out validation rows)."""
+
+    def __init__(self, base: Any, indices: np.ndarray):
+        self.base, self.indices = base, np.asarray(indices)
+        self.shape = (len(self.indices), *tuple(base.shape[1:]))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        return self.base[self.indices[index]]
+
+
+def unwrap(data: Any, name: str, role: str) -> Any:
+    """`data` without tflearn's `{name: array}` / `[array]` wrapping."""
+    return _pick(data, name, role)
+
+
 def _pick(data: Any, name: str, role: str) -> Any:
     """Unwraps `{name: array}` (tflearn's dict feeding) or a one-element list."""
     if isinstance(data, dict):
@@ -142,6 +169,9 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
         raise ValueError(f"validation_set={fraction} of {len(x)} samples leaves "
                          f"{n_val} for validation and {len(x) - n_val} for training; both must "
                          f"be at least 1.")
+    if is_lazy(x):
+        rows = np.arange(len(x))
+        return Subset(x, rows[:-n_val]), y[:-n_val], Subset(x, rows[-n_val:]), y[-n_val:]
     return x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
 
 

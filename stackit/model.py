@@ -152,11 +152,14 @@ class DNN:
     # -- data ----------------------------------------------------------------------------------
     def _inputs(self, data, role: str = "X") -> np.ndarray:
         name = self.net.input_layer.name if self.net.input_layer else "InputData"
-        x = inputs.as_array(data, name, role)
+        lazy = inputs.is_lazy(inputs.unwrap(data, name, role))
+        x = inputs.unwrap(data, name, role) if lazy else inputs.as_array(data, name, role)
         if not self.built:
             self.build(x.shape[1:])
         layer = self.net.input_layer
         x = inputs.check_inputs(x, layer.shape, layer.name, role)
+        if lazy:  # decoded batch by batch while training; never held in memory at once
+            return x
         inputs.check_finite(x, role)
         return inputs.cast(x, layer.dtype, role)
 

@@ -226,7 +226,8 @@ class DeviceData:
 
     def __init__(self, x: np.ndarray, y: np.ndarray, placement: Placement):
         self.placement = placement
-        self.on_device = x.nbytes + y.nbytes <= DEVICE_DATA_LIMIT_BYTES
+        self.on_device = (isinstance(x, np.ndarray)
+                          and x.nbytes + y.nbytes <= DEVICE_DATA_LIMIT_BYTES)
         if self.on_device:
             self.x, self.y = placement.replicate(x), placement.replicate(y)
         else:
@@ -272,8 +273,8 @@ def predict_arrays(steps: Steps, params, layer_state, x: np.ndarray, batch_size:
         if real < batch_size and len(x) > batch_size:
             batch = np.concatenate([batch, np.zeros((batch_size - real, *batch.shape[1:]),
                                                     batch.dtype)])
-        outputs.append(np.asarray(steps.predict_batch(params, layer_state, batch))[:real])
-    return np.concatenate(outputs)
+        outputs.append(steps.predict_batch(params, layer_state, batch)[:real])
+    return np.concatenate(jax.device_get(outputs))  # one sync at the end: batches overlap
 
 
 class NonFiniteLossError(FloatingPointError):
