@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import glob
-import os
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -13,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stackit import checkpoint, inputs, losses
+from stackit import inputs, losses, model_io
 from stackit.callbacks.base import Callback, TrainingState
 from stackit.callbacks.progress import default_progress
 from stackit.config import default_seed
@@ -355,22 +353,10 @@ class DNN:
             raise ValueError("summary() needs the input shape: call build(input_shape) first.")
         print_summary(self, console)
 
-    # -- persistence ---------------------------------------------------------------------------
+    # -- persistence (stackit/model_io.py) -----------------------------------------------------
     def save(self, model_file: str) -> str:
         """Saves parameters, layer state, optimizer state, step, epoch and RNG to one file."""
-        ts = self.train_state
-        arrays = {}
-        for prefix, tree in (("params", ts.params), ("layer_state", ts.layer_state),
-                             ("opt_state", ts.opt_state)):
-            arrays.update(checkpoint.tree_to_arrays(prefix, tree))
-        arrays["step"] = np.asarray(ts.step)
-        arrays["key"] = np.asarray(jax.random.key_data(ts.key)) if jnp.issubdtype(
-            ts.key.dtype, jax.dtypes.prng_key) else np.asarray(ts.key)
-        meta = {"epoch": self.epoch, "seed": self.seed,
-                "preprocessing_fitted": self.preprocessing_fitted,
-                "data_rng": self.data_rng.bit_generator.state,
-                "layers": [_config_or_none(layer) for layer in self.net.layers]}
-        return checkpoint.save(_with_ext(model_file), arrays, meta)
+        return model_io.save_model(self, model_file)
 
     def load(self, model_file: str, weights_only: bool = False) -> None:
         """Restores a file written by `save` (or a snapshot). With `weights_only`, only the
@@ -379,39 +365,11 @@ class DNN:
         Raises:
             CheckpointError: If the file is corrupt or does not fit this model.
         """
-        if not self.built:
-            raise ValueError("load() needs a built model: create it with input_data(...) or "
-                             "call build(input_shape) first.")
-        path = _with_ext(model_file) if not os.path.exists(model_file) else model_file
-        arrays, meta = checkpoint.load(path)
-        ts = self.train_state
-        params = checkpoint.arrays_into_tree("params", ts.params, arrays, path)
-        layer_state = checkpoint.arrays_into_tree("layer_state", ts.layer_state, arrays, path)
-        self.preprocessing_fitted = bool(meta.get("preprocessing_fitted", False))
-        if weights_only:
-            self.train_state = ts._replace(params=params, layer_state=layer_state)
-            return
-        opt_state = checkpoint.arrays_into_tree("opt_state", ts.opt_state, arrays, path)
-        self.train_state = TrainState(params, layer_state, opt_state,
-                                      jnp.asarray(arrays["step"], jnp.int32),
-                                      jnp.asarray(arrays["key"], ts.key.dtype))
-        self.epoch = int(meta.get("epoch", 0))
-        if "data_rng" in meta:
-            self.data_rng.bit_generator.state = meta["data_rng"]
+        model_io.load_model(self, model_file, weights_only)
 
     def snapshot(self, state: TrainingState) -> None:
         """Writes the snapshot files that `checkpoint_path`/`best_checkpoint_path` ask for."""
-        if self.checkpoint_path:
-            self.save(f"{self.checkpoint_path}-{state.step}")
-            if self.max_checkpoints:
-                found = sorted(glob.glob(f"{glob.escape(self.checkpoint_path)}-*.npz"),
-                               key=_snapshot_step)
-                for old in found[: -self.max_checkpoints]:
-                    os.remove(old)
-        if self.best_checkpoint_path and state.val_acc is not None \
-                and state.val_acc > self.best_val_accuracy:
-            self.best_val_accuracy = state.val_acc
-            self.save(f"{self.best_checkpoint_path}{state.val_acc:.4f}")
+        model_io.write_snapshots(self, state)
 
 
 Model = DNN
@@ -444,20 +402,3 @@ def _alias(name: str, value, alias: str, alias_value, default):
 def _check_positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}.")
-
-
-def _snapshot_step(path: str) -> int:
-    """The step in a snapshot name `<prefix>-<step>.npz` (-1 for other files)."""
-    tail = path[:-len(".npz")].rsplit("-", 1)[-1]
-    return int(tail) if tail.isdigit() else -1
-
-
-def _with_ext(path: str) -> str:
-    return path if path.endswith(".npz") else path + ".npz"
-
-
-def _config_or_none(layer: Layer) -> dict | None:
-    try:
-        return layer.get_config()
-    except TypeError:
-        return None

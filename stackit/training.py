@@ -70,6 +70,7 @@ class Steps:
     def __init__(self, net: Network, estimator: Regression | None,
                  tx: optax.GradientTransformation | None, scan: bool):
         self.net, self.tx, self.scan = net, tx, scan
+        self.cond_guard = jax.default_backend() == "cpu"  # see _guarded_update
         self.loss = losses.get(estimator.loss) if estimator else None
         self.metric = metrics.get(estimator.metric) if estimator else None
         self.n_classes = estimator.n_classes if estimator and estimator.to_one_hot else None
@@ -122,20 +123,41 @@ class Steps:
 
         (total, (pred, y1, per_sample, new_state)), grads = jax.value_and_grad(
             objective, has_aux=True)(ts.params)
-        updates, opt_state = self.tx.update(grads, ts.opt_state, ts.params)
-        params = optax.apply_updates(ts.params, updates)
         real, finite = jnp.sum(mask) > 0, jnp.isfinite(total)
         ok = real & finite
-
-        def keep(new, old):
-            return jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
-
-        new_ts = TrainState(keep(params, ts.params), keep(new_state, ts.layer_state),
-                            keep(opt_state, ts.opt_state), ts.step + ok.astype(jnp.int32), key)
+        params, opt_state, layer_state = self._guarded_update(
+            ok, grads, ts.params, ts.opt_state, ts.layer_state, new_state)
+        new_ts = TrainState(params, layer_state, opt_state, ts.step + ok.astype(jnp.int32), key)
         acc = self._accumulate(acc, pred, y1, per_sample, mask, finite)
         first_bad = (acc["nan_step"] < 0) & real & ~finite
         acc["nan_step"] = jnp.where(first_bad, ts.step + 1, acc["nan_step"])
         return new_ts, acc
+
+    def _guarded_update(self, ok, grads, params, opt_state, layer_state, new_state):
+        """The optimizer update, or the old state unchanged where `ok` is False (a step of
+        padding only, or a non-finite loss).
+
+        On CPU this is a `lax.cond` whose false branch passes the state through, so XLA updates
+        params and optimizer state in place; `jnp.where(ok, new, old)` keeps both alive and
+        copies every optimizer moment each step (7-10% of an MLP step, benchmarks/step_cost.py).
+        The pass-through must stay the false branch: older XLA elides its copies only there
+        (openxla/xla#46314). On GPU a conditional reads its predicate on the host, a sync per
+        step (jax-ml/jax#5986), so the `where` form stays there.
+        """
+
+        def update(operands):
+            grads, params, opt_state, _, new_state = operands
+            updates, opt_state = self.tx.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, new_state
+
+        def skip(operands):
+            _, params, opt_state, layer_state, _ = operands
+            return params, opt_state, layer_state
+
+        operands = (grads, params, opt_state, layer_state, new_state)
+        if self.cond_guard:
+            return lax.cond(ok, update, skip, operands)
+        return jax.tree.map(lambda a, b: jnp.where(ok, a, b), update(operands), skip(operands))
 
     def _eval_step(self, carry, x, y, mask):
         acc, params, layer_state = carry

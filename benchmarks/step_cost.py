@@ -1,0 +1,226 @@
+"""Cost of one compiled training step of the MLP 784-256-256-10: stackit vs hand-written JAX.
+
+    python benchmarks/step_cost.py [--rounds 40] [--variants ref,stackit,stackit-cond]
+
+A diagnostic, not the headline benchmark (that is mlp_vs_jax.py). It times blocks of 32 steps,
+with no input checks, epochs or metric read-backs around them, many times and interleaved, and
+reports the best and median wall time and the median CPU time per step (CPU time is the steadier
+number on a busy machine). It also counts the `copy` instructions XLA put in each compiled step,
+and the bytes they move per step: copies of the train state inside a step are pure overhead.
+
+Variants:
+  ref            the per-step reference of mlp_vs_jax.py (one jit call per step)
+  jax-scan       the same step in a `lax.scan` over 32 steps (one dispatch per 32 steps)
+  stackit        stackit's `train_chunk` as built by `DNN` (scan of STEPS_PER_CHUNK on dense nets)
+  stackit-step   stackit's `train_chunk` with one step per dispatch (as it runs conv nets on CPU)
+  stackit-cond   `stackit` with the NaN/skip guard done by `lax.cond` around the optimizer update
+                 instead of `jnp.where` over params and optimizer state (the proposed fix, patched
+                 in here; drop this variant once stackit has it)
+  stackit-cond-step  both of the above
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import inspect
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+import mlp_vs_jax  # noqa: E402
+
+import stackit.network  # noqa: E402
+import stackit.training as training  # noqa: E402
+
+B, K = 128, 32
+
+
+def copy_bytes(compiled_text: str, steps_per_call: int = 1) -> tuple[int, int]:
+    """(copy instructions, bytes they write) per training step, from compiled HLO text.
+
+    Copies inside a while-loop body (or a conditional branch in it) run once per step; the
+    others run once per call, i.e. once per `steps_per_call` steps.
+    """
+    loop = set(re.findall(r"body=(%[\w.\-]+)", compiled_text))
+    for group in re.findall(r"branch_computations=\{([^}]*)\}", compiled_text):
+        loop |= set(re.findall(r"%[\w.\-]+", group))
+    loop |= set(re.findall(r"(?:true|false)_computation=(%[\w.\-]+)", compiled_text))
+    n = size = 0.0
+    computation = None
+    for line in compiled_text.splitlines():
+        head = re.match(r"^(?:ENTRY )?(%[\w.\-]+) ", line)
+        if head:
+            computation = head.group(1)
+        found = re.search(r"= (\w+)\[([\d,]*)\]\S* copy\(", line)
+        if not found:
+            continue
+        dtype, dims = found.groups()
+        count = int(np.prod([int(d) for d in dims.split(",") if d])) if dims else 1
+        bits = int(re.sub(r"\D", "", dtype) or 8)  # f32 -> 32, pred -> 8
+        per = 1.0 if computation in loop else 1.0 / steps_per_call
+        n, size = n + per, size + per * count * max(bits // 8, 1)
+    return round(n), int(size)
+
+
+def cond_guard_train_step(self, carry, x, y, mask):
+    """stackit's `Steps._train_step` with the NaN/skip guard as a `lax.cond` (proposed fix).
+
+    A copy of stackit's step as of this writing, with only the guard changed; if stackit's step
+    changes, update this copy (or drop it once stackit has the fix).
+    """
+    ts, acc = carry
+    key, step_key = jax.random.split(ts.key)
+
+    # stackit's _forward gained a `mask` argument at some point; follow whichever is there.
+    extra = (mask,) if "mask" in inspect.signature(self._forward).parameters else ()
+
+    def objective(params):
+        pred, y1, per_sample, new_state = self._forward(params, ts.layer_state, x, y, *extra,
+                                                        training=True, key=step_key)
+        data_loss = jnp.sum(per_sample * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+        return data_loss + self.net.penalty(params), (pred, y1, per_sample, new_state)
+
+    (total, (pred, y1, per_sample, new_state)), grads = jax.value_and_grad(
+        objective, has_aux=True)(ts.params)
+    real, finite = jnp.sum(mask) > 0, jnp.isfinite(total)
+    ok = real & finite
+
+    def update(operands):
+        grads, params, opt_state, _, new_state = operands
+        updates, opt_state = self.tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, new_state
+
+    def skip(operands):
+        _, params, opt_state, layer_state, _ = operands
+        return params, opt_state, layer_state
+
+    params, opt_state, layer_state = lax.cond(
+        ok, update, skip, (grads, ts.params, ts.opt_state, ts.layer_state, new_state))
+    new_ts = training.TrainState(params, layer_state, opt_state, ts.step + ok.astype(jnp.int32),
+                                 key)
+    acc = self._accumulate(acc, pred, y1, per_sample, mask, finite)
+    first_bad = (acc["nan_step"] < 0) & real & ~finite
+    acc["nan_step"] = jnp.where(first_bad, ts.step + 1, acc["nan_step"])
+    return new_ts, acc
+
+
+def make_variants(names, x, y):
+    xs, ys = jax.device_put(x), jax.device_put(y)
+    rng = np.random.default_rng(0)
+    runners, copies = {}, {}
+    for name in names:
+        if name == "ref":
+            r = _common.ReferenceTrainer(x, y, B, 0, mlp_vs_jax.init_mlp, mlp_vs_jax.mlp_logits)
+            perm = r.permutation(r.key)[1]
+            ids = r.step_ids[:K]
+
+            def run(r=r, perm=perm, ids=ids):
+                loss = None
+                for i in ids:
+                    r.state, loss = r.train_step(r.state, r.xs, r.ys, perm, i)
+                jax.block_until_ready((r.state, loss))
+
+            copies[name] = copy_bytes(r.train_step.lower(r.state, r.xs, r.ys, perm, ids[0])
+                                      .compile().as_text())
+        elif name == "jax-scan":
+            tx = optax.adam(_common.LEARNING_RATE)
+            params = mlp_vs_jax.init_mlp(jax.random.PRNGKey(0))
+            box = [(params, tx.init(params))]
+
+            def body(state, rows, xs, ys, tx=tx):
+                params, opt_state = state
+
+                def loss_fn(p):
+                    logits = mlp_vs_jax.mlp_logits(p, jnp.take(xs, rows, axis=0))
+                    return optax.softmax_cross_entropy(logits, jnp.take(ys, rows, axis=0)).mean()
+
+                loss, grads = jax.value_and_grad(loss_fn)(params)
+                updates, opt_state = tx.update(grads, opt_state, params)
+                return (optax.apply_updates(params, updates), opt_state), loss
+
+            @functools.partial(jax.jit, donate_argnums=(0,))
+            def chunk(state, xs, ys, idx, body=body):
+                return lax.scan(lambda s, rows: body(s, rows, xs, ys), state, idx)
+
+            idx = jax.device_put(rng.permutation(len(x))[:K * B].reshape(K, B).astype(np.int32))
+
+            def run(box=box, chunk=chunk, idx=idx):
+                box[0], loss = chunk(box[0], xs, ys, idx)
+                jax.block_until_ready((box[0], loss))
+
+            copies[name] = copy_bytes(chunk.lower(box[0], xs, ys, idx).compile().as_text(), K)
+        elif name.startswith("stackit"):
+            original_step = training.Steps._train_step
+            original_slow = stackit.network.Network.scan_slow_on_cpu
+            if "cond" in name:
+                training.Steps._train_step = cond_guard_train_step
+            if name.endswith("step"):
+                stackit.network.Network.scan_slow_on_cpu = property(lambda self: True)
+            try:
+                model = mlp_vs_jax.stackit_mlp(B, 0)
+            finally:
+                training.Steps._train_step = original_step
+                stackit.network.Network.scan_slow_on_cpu = original_slow
+            steps = model.steps
+            per = K if steps.scan else 1
+            idxs = [rng.permutation(len(x))[:per * B].reshape(per, B).astype(np.int32)
+                    for _ in range(K // per)]
+            box = [(model.train_state, steps.new_accumulators())]
+
+            def run(box=box, steps=steps, idxs=idxs):
+                for idx in idxs:
+                    box[0] = steps.train_chunk(box[0], xs, ys, idx)
+                jax.block_until_ready(box[0])
+
+            copies[name] = copy_bytes(steps.train_chunk.lower(box[0], xs, ys, idxs[0])
+                                      .compile().as_text(), per)
+        else:
+            raise SystemExit(f"unknown variant {name!r}")
+        runners[name] = run
+    return runners, copies
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=40, help="timed blocks of 32 steps per "
+                        "variant (default 40)")
+    parser.add_argument("--variants", default="ref,jax-scan,stackit,stackit-cond,stackit-step,"
+                        "stackit-cond-step", help="comma-separated (default: all)")
+    args = parser.parse_args()
+    x, y, source = _common.mnist_like(60_000)
+    print(f"== one training step, MLP 784-256-256-10, batch {B}, adam | jax {jax.__version__}, "
+          f"{jax.default_backend()} ({jax.devices()[0].device_kind}), load avg "
+          f"{_common._loadavg()}")
+    runners, copies = make_variants(args.variants.split(","), x, y)
+    for run in runners.values():  # compile + warm
+        run()
+        run()
+    wall = {k: [] for k in runners}
+    cpu = {k: [] for k in runners}
+    for _ in range(args.rounds):
+        for name, run in runners.items():
+            w, c = time.perf_counter(), time.process_time()
+            run()
+            wall[name].append((time.perf_counter() - w) / K * 1e3)
+            cpu[name].append((time.process_time() - c) / K * 1e3)
+    print(f"  {'variant':18s} {'best ms':>8s} {'median ms':>10s} {'CPU ms':>7s}   "
+          f"copies per step (state copies are overhead)")
+    for name in runners:
+        n, size = copies[name]
+        print(f"  {name:18s} {min(wall[name]):8.3f} {statistics.median(wall[name]):10.3f} "
+              f"{statistics.median(cpu[name]):7.3f}   {n} copies, {size / 1e6:.2f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Saving and restoring a model's whole training state, and the snapshots `fit` writes."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from stackit import checkpoint
+from stackit.callbacks.base import TrainingState
+from stackit.layers.base import Layer
+from stackit.training import TrainState
+
+__all__ = ["save_model", "load_model", "write_snapshots"]
+
+
+def save_model(model, model_file: str) -> str:
+    """Writes params, layer state, optimizer state, step, RNG key, epoch, data order and the
+    architecture config of `model` to `model_file` (`.npz` added); returns the path."""
+    ts = model.train_state
+    arrays = {}
+    for prefix, tree in (("params", ts.params), ("layer_state", ts.layer_state),
+                         ("opt_state", ts.opt_state)):
+        arrays.update(checkpoint.tree_to_arrays(prefix, tree))
+    arrays["step"] = np.asarray(ts.step)
+    typed_key = jnp.issubdtype(ts.key.dtype, jax.dtypes.prng_key)
+    arrays["key"] = np.asarray(jax.random.key_data(ts.key) if typed_key else ts.key)
+    meta = {"epoch": model.epoch, "seed": model.seed,
+            "preprocessing_fitted": model.preprocessing_fitted,
+            "data_rng": model.data_rng.bit_generator.state,
+            "layers": [_config_or_none(layer) for layer in model.net.layers]}
+    return checkpoint.save(_with_ext(model_file), arrays, meta)
+
+
+def load_model(model, model_file: str, weights_only: bool = False) -> None:
+    """Restores a file written by `save_model` into `model` (which must be built the same way).
+
+    Raises:
+        ValueError: If `model` is not built yet.
+        CheckpointError: If the file is corrupt or does not fit the model.
+    """
+    if not model.built:
+        raise ValueError("load() needs a built model: create it with input_data(...) or "
+                         "call build(input_shape) first.")
+    path = model_file if os.path.exists(model_file) else _with_ext(model_file)
+    arrays, meta = checkpoint.load(path)
+    ts = model.train_state
+    params = checkpoint.arrays_into_tree("params", ts.params, arrays, path)
+    layer_state = checkpoint.arrays_into_tree("layer_state", ts.layer_state, arrays, path)
+    model.preprocessing_fitted = bool(meta.get("preprocessing_fitted", False))
+    if weights_only:
+        model.train_state = ts._replace(params=params, layer_state=layer_state)
+        return
+    opt_state = checkpoint.arrays_into_tree("opt_state", ts.opt_state, arrays, path)
+    model.train_state = TrainState(params, layer_state, opt_state,
+                                   jnp.asarray(arrays["step"], jnp.int32),
+                                   jnp.asarray(arrays["key"], ts.key.dtype))
+    model.epoch = int(meta.get("epoch", 0))
+    if "data_rng" in meta:
+        model.data_rng.bit_generator.state = meta["data_rng"]
+
+
+def write_snapshots(model, state: TrainingState) -> None:
+    """Saves `<checkpoint_path>-<step>.npz` (keeping the newest `max_checkpoints`) and, when the
+    validation metric improves, `<best_checkpoint_path><metric>.npz`."""
+    if model.checkpoint_path:
+        save_model(model, f"{model.checkpoint_path}-{state.step}")
+        if model.max_checkpoints:
+            found = sorted(glob.glob(f"{glob.escape(model.checkpoint_path)}-*.npz"),
+                           key=_snapshot_step)
+            for old in found[: -model.max_checkpoints]:
+                os.remove(old)
+    if model.best_checkpoint_path and state.val_acc is not None \
+            and state.val_acc > model.best_val_accuracy:
+        model.best_val_accuracy = state.val_acc
+        save_model(model, f"{model.best_checkpoint_path}{state.val_acc:.4f}")
+
+
+def _snapshot_step(path: str) -> int:
+    """The step in a snapshot name `<prefix>-<step>.npz` (-1 for other files)."""
+    tail = path[:-len(".npz")].rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+def _with_ext(path: str) -> str:
+    return path if path.endswith(".npz") else path + ".npz"
+
+
+def _config_or_none(layer: Layer) -> dict | None:
+    try:
+        return layer.get_config()
+    except TypeError:
+        return None
