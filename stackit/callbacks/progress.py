@@ -77,7 +77,7 @@ class ProgressBar(Callback):
     def on_epoch_begin(self, state: TrainingState) -> None:
         self.task = self.progress.add_task(
             "train", total=state.steps_per_epoch, epoch=f"{state.epoch}/{state.last_epoch}",
-            stats="")
+            stats="compiling…" if state.epoch == state.start_epoch + 1 else "")
 
     def on_batch_end(self, state: TrainingState) -> None:
         self.progress.update(self.task, completed=state.step_in_epoch, stats=self._stats(state))
