@@ -154,3 +154,19 @@ def test_plain_display_prints_one_line_per_epoch(capsys):
 def test_verbose_0_prints_nothing(model, capsys):
     model.fit(*TRAIN, n_epoch=1, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_live_progress_bar_shows_each_epoch_with_loss_metric_validation_and_speed():
+    from rich.console import Console
+
+    from stackit.callbacks import ProgressBar
+
+    console = Console(record=True, force_terminal=True, width=200)
+    _model().fit(*TRAIN, n_epoch=2, validation_set=VAL, show_metric=True,
+                 callbacks=[ProgressBar(console=console)], verbose=0)
+
+    text = console.export_text()
+    for epoch in (1, 2):
+        line = next(row for row in text.splitlines() if f"Epoch {epoch}/2" in row)
+        assert re.search(r"4/4 loss \d+\.\d{4} acc \d\.\d{4} \| val_loss \d+\.\d{4} "
+                         r"val_acc \d\.\d{4} \| [\d,]+ samples/s", line), line
