@@ -1,0 +1,140 @@
+"""Runs every script in examples/ as a user would, offline, and checks what it prints.
+
+Each example runs in a subprocess (they are scripts, and the tflearn ports run at import), in a
+temporary working folder, with `STACKIT_OFFLINE=1` and an empty `STACKIT_DATA`, so MNIST comes
+from the sample shipped in the package and nothing is downloaded. Epoch counts are cut with
+the examples' own `--epochs` option or `STACKIT_EXAMPLE_EPOCHS`, never by editing them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+FLOAT = r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?"
+
+# The data of examples/linear_regression.py (tflearn's), for the least-squares reference.
+LINREG_X = [3.3, 4.4, 5.5, 6.71, 6.93, 4.168, 9.779, 6.182, 7.59, 2.167, 7.042, 10.791, 5.313,
+            7.997, 5.654, 9.27, 3.1]
+LINREG_Y = [1.7, 2.76, 2.09, 3.19, 1.694, 1.573, 3.366, 2.596, 2.53, 1.221, 2.827, 3.465, 1.65,
+            2.904, 2.42, 2.94, 1.3]
+
+
+def run_example(tmp_path: Path, script: str, *args: str, epochs: int | None = None,
+                expect_ok: bool = True, timeout: float = 600) -> str:
+    """Runs examples/<script> with `args`; returns stdout and stderr together."""
+    env = dict(os.environ, STACKIT_OFFLINE="1", STACKIT_DATA=str(tmp_path / "data"),
+               PYTHONUNBUFFERED="1")
+    env.pop("STACKIT_EXAMPLE_EPOCHS", None)
+    if epochs is not None:
+        env["STACKIT_EXAMPLE_EPOCHS"] = str(epochs)
+    done = subprocess.run([sys.executable, str(EXAMPLES / script), *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    output = done.stdout + done.stderr
+    if expect_ok:
+        assert done.returncode == 0, f"{script} failed (exit {done.returncode}):\n{output[-4000:]}"
+    else:
+        assert done.returncode != 0, f"{script} should have failed:\n{output[-4000:]}"
+    return output
+
+
+def last_epoch_value(output: str, name: str) -> float:
+    """The value of `name` (e.g. 'val_acc') on the last plain progress line."""
+    lines = [line for line in output.splitlines() if line.startswith("Epoch ")]
+    assert lines, f"no progress lines in:\n{output[-2000:]}"
+    found = re.search(rf"\b{re.escape(name)} ({FLOAT})", lines[-1])
+    assert found, f"{name!r} not on the last progress line: {lines[-1]!r}"
+    return float(found.group(1))
+
+
+def printed_arrays(output: str, label: str) -> list[float]:
+    """Numbers inside the brackets after `label` (e.g. 'NOT 0:') on its output line."""
+    for line in output.splitlines():
+        if line.startswith(label):
+            return [float(v) for v in re.findall(FLOAT, line[len(label):])]
+    raise AssertionError(f"no line starting with {label!r} in:\n{output[-2000:]}")
+
+
+def test_linear_regression_finds_the_least_squares_line(tmp_path):
+    output = run_example(tmp_path, "linear_regression.py")
+    slope, intercept = np.polyfit(LINREG_X, LINREG_Y, 1)
+    found = re.search(rf"Y = \[({FLOAT})\]\*X \+ \[({FLOAT})\]", output)
+    assert found, output[-2000:]
+    w, b = float(found.group(1)), float(found.group(2))
+    # 1,000 plain SGD steps get close to, not onto, the exact line (as in tflearn).
+    assert w == pytest.approx(slope, abs=0.03)
+    assert b == pytest.approx(intercept, abs=0.2)
+    lines = output.split("Test prediction for x = 3.2, 3.3, 3.4:")[1]
+    predictions = [float(v) for v in re.findall(FLOAT, lines)[:3]]
+    expected = slope * np.array([3.2, 3.3, 3.4]) + intercept
+    np.testing.assert_allclose(predictions, expected, atol=0.1)
+    assert last_epoch_value(output, "R2") > 0.6
+
+
+def test_logical_operators_learn_their_truth_tables(tmp_path):
+    output = run_example(tmp_path, "logical.py")
+    tables = {
+        "NOT": {"NOT 0:": 1, "NOT 1:": 0},
+        "OR": {"0 or 0:": 0, "0 or 1:": 1, "1 or 0:": 1, "1 or 1:": 1},
+        "AND": {"0 and 0:": 0, "0 and 1:": 0, "1 and 0:": 0, "1 and 1:": 1},
+        "XOR": {"0 xor 0:": 0, "0 xor 1:": 1, "1 xor 0:": 1, "1 xor 1:": 0},
+    }
+    for operator, table in tables.items():
+        assert f"Testing {operator} operator" in output
+        for label, truth in table.items():
+            (value,) = printed_arrays(output, label)
+            assert round(value) == truth, f"{label} {value}"
+
+
+def test_dnn_trains_one_epoch_on_the_shipped_sample(tmp_path):
+    output = run_example(tmp_path, "dnn.py", epochs=1)
+    assert "Using the 5,000-image sample" in output  # load_data fell back, with a warning
+    assert "Epoch 1/1" in output
+    assert last_epoch_value(output, "val_top3") > 0.5
+
+
+def test_convnet_mnist_trains_one_epoch_with_dict_feeding(tmp_path):
+    output = run_example(tmp_path, "convnet_mnist.py", epochs=1)
+    assert "Epoch 1/1" in output
+    assert last_epoch_value(output, "val_acc") > 0.8
+
+
+def test_alexnet_offline_explains_how_to_get_the_dataset(tmp_path):
+    output = run_example(tmp_path, "alexnet.py", expect_ok=False)
+    assert "DatasetDownloadError" in output
+    assert "17flowers.tgz" in output and "STACKIT_OFFLINE" in output
+
+
+def test_alexnet_trains_on_synthetic_images(tmp_path):
+    # 10 images: 9 to train on (one step) and 1 held out by validation_set=0.1.
+    output = run_example(tmp_path, "alexnet.py", "--synthetic", "10", "--epochs", "1")
+    assert "Epoch 1/1" in output
+    assert np.isfinite(last_epoch_value(output, "loss"))
+
+
+def test_keras_style_lenet_trains_one_epoch(tmp_path):
+    output = run_example(tmp_path, "keras_style.py", "--epochs", "1")
+    assert "Conv2D_1" in output  # the summary table
+    (accuracy,) = printed_arrays(output, "Test accuracy:")
+    assert accuracy > 50  # percent, after one epoch
+
+
+def test_quickstart_one_epoch(tmp_path):
+    output = run_example(tmp_path, "quickstart.py", "--epochs", "1")
+    assert "Training on 36,000 images, testing on 1,000." in output
+    (accuracy,) = printed_arrays(output, "Test accuracy:")[:1]
+    assert accuracy > 90
+
+
+@pytest.mark.slow
+def test_quickstart_reaches_97_percent(tmp_path):
+    output = run_example(tmp_path, "quickstart.py")
+    (accuracy,) = printed_arrays(output, "Test accuracy:")[:1]
+    assert accuracy >= 97.0
