@@ -43,11 +43,17 @@ def tree_to_arrays(prefix: str, tree: Any) -> dict[str, np.ndarray]:
     return {f"{prefix}/{_path_name(path)}": np.asarray(leaf) for path, leaf in leaves}
 
 
-def arrays_into_tree(prefix: str, template: Any, arrays: dict[str, np.ndarray], file: str):
-    """Fills `template`'s structure with `arrays[prefix/path]`, checking names and shapes."""
+def arrays_into_tree(prefix: str, template: Any, arrays: dict[str, np.ndarray], file: str,
+                     keep: frozenset[str] = frozenset()):
+    """Fills `template`'s structure with `arrays[prefix/path]`, checking names and shapes.
+
+    Leaves under a layer named in `keep` (layers built with `restore=False`) keep the
+    template's value, whatever the file holds for them.
+    """
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
     expected = {f"{prefix}/{_path_name(path)}" for path, _ in leaves}
-    extra = sorted(n for n in arrays if n.startswith(prefix + "/") and n not in expected)
+    extra = sorted(n for n in arrays if n.startswith(prefix + "/") and n not in expected
+                   and not keep.intersection(n.split("/")))
     if extra:
         raise CheckpointError(f"{file}: the checkpoint holds {extra[0]!r} (and {len(extra) - 1} "
                               f"more arrays) that this model does not have; it was saved from a "
@@ -55,6 +61,9 @@ def arrays_into_tree(prefix: str, template: Any, arrays: dict[str, np.ndarray], 
     filled = []
     for path, leaf in leaves:
         name = f"{prefix}/{_path_name(path)}"
+        if keep.intersection(name.split("/")):
+            filled.append(leaf)
+            continue
         if name not in arrays:
             raise CheckpointError(f"{file}: no array {name!r} in the checkpoint; it was saved "
                                   f"from a different architecture (or layer names changed).")

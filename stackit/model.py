@@ -92,6 +92,7 @@ class DNN:
         self.steps: Steps | None = None
         self.epoch = 0
         self.preprocessing_fitted = False
+        self.compiled_with_metrics = False
         self.rows: list = []
         if self.net.input_layer is not None:
             self.build()
@@ -143,6 +144,7 @@ class DNN:
                 raise ValueError(f"stackit models track one metric. Received: metrics={metrics!r}.")
             metrics = metrics[0] if metrics else None
         estimator = Regression(optimizer, loss, metrics, learning_rate, **regression_kwargs)
+        self.compiled_with_metrics = metrics is not None
         self.net = Network([*self.net.body, estimator])
         if self.built:
             self._compile()
@@ -187,7 +189,7 @@ class DNN:
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, X_inputs, Y_targets, n_epoch: int | None = None, validation_set=None,
-            show_metric: bool = False, batch_size: int | None = None, shuffle: bool | None = None,
+            show_metric: bool | None = None, batch_size: int | None = None, shuffle: bool | None = None,
             snapshot_epoch: bool = True, snapshot_step: int | None = None, excl_trainops=None,
             validation_batch_size: int | None = None, run_id: str | None = None,
             callbacks: Callback | Sequence[Callback] | None = None, *, epochs: int | None = None,
@@ -201,7 +203,8 @@ class DNN:
             n_epoch: Epochs to run (Keras: `epochs`). Defaults to `10`.
             validation_set: A fraction of the data held out (taken from the end), or an
                 `(X, Y)` pair (Keras: `validation_split` / `validation_data`). Defaults to `None`.
-            show_metric: Show the training metric in the display. Defaults to `False`.
+            show_metric: Show the training metric in the display. Defaults to `False` (tflearn),
+                or `True` after a Keras-style `compile(metrics=...)`.
             batch_size: Defaults to the estimator's (64).
             shuffle: Shuffle each epoch. Defaults to the estimator's `shuffle_batches` (True).
             snapshot_epoch: Save a checkpoint (if `checkpoint_path`) after each epoch.
@@ -251,6 +254,8 @@ class DNN:
             vx = self._inputs(validation_set[0], "validation X")
             val = (vx, self._targets(validation_set[1], len(vx), "validation Y"))
 
+        if show_metric is None:
+            show_metric = self.compiled_with_metrics
         self._fit_preprocessing(x)
         if callbacks is None:
             callbacks = []

@@ -38,6 +38,9 @@ def save_model(model, model_file: str) -> str:
 def load_model(model, model_file: str, weights_only: bool = False) -> None:
     """Restores a file written by `save_model` into `model` (which must be built the same way).
 
+    Layers created with `restore=False` keep their current values (tflearn's fine-tuning:
+    a new output layer on top of restored features).
+
     Raises:
         ValueError: If `model` is not built yet.
         CheckpointError: If the file is corrupt or does not fit the model.
@@ -48,13 +51,15 @@ def load_model(model, model_file: str, weights_only: bool = False) -> None:
     path = model_file if os.path.exists(model_file) else _with_ext(model_file)
     arrays, meta = checkpoint.load(path)
     ts = model.train_state
-    params = checkpoint.arrays_into_tree("params", ts.params, arrays, path)
-    layer_state = checkpoint.arrays_into_tree("layer_state", ts.layer_state, arrays, path)
+    keep = frozenset(layer.name for layer in model.net.layers
+                     if getattr(layer, "restore", True) is False)
+    params = checkpoint.arrays_into_tree("params", ts.params, arrays, path, keep)
+    layer_state = checkpoint.arrays_into_tree("layer_state", ts.layer_state, arrays, path, keep)
     model.preprocessing_fitted = bool(meta.get("preprocessing_fitted", False))
     if weights_only:
         model.train_state = ts._replace(params=params, layer_state=layer_state)
         return
-    opt_state = checkpoint.arrays_into_tree("opt_state", ts.opt_state, arrays, path)
+    opt_state = checkpoint.arrays_into_tree("opt_state", ts.opt_state, arrays, path, keep)
     model.train_state = TrainState(params, layer_state, opt_state,
                                    jnp.asarray(arrays["step"], jnp.int32),
                                    jnp.asarray(arrays["key"], ts.key.dtype))

@@ -331,7 +331,7 @@ def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
             state.val_loss, state.val_acc = evaluate_arrays(
                 steps, ts.params, ts.layer_state, val_data, len(val[0]), val_batch_size)
 
-    def refresh(acc, start, done_steps):
+    def refresh(acc, start, done_steps, rate_from):
         loss, value, nan_step = _read(acc, steps.metric)
         if nan_step >= 0:
             raise NonFiniteLossError(
@@ -343,7 +343,9 @@ def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
         state.step_in_epoch = min(done_steps, state.steps_per_epoch)
         state.elapsed = time.perf_counter() - start
         seen = min(done_steps * batch_size, n)
-        state.samples_per_sec = seen / state.elapsed if state.elapsed > 0 else 0.0
+        t0, seen0 = rate_from if seen > rate_from[1] else (start, 0)
+        spent = time.perf_counter() - t0
+        state.samples_per_sec = (seen - seen0) / spent if spent > 0 else 0.0
 
     host_step = int(model.train_state.step)
     try:
@@ -359,19 +361,25 @@ def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
             for c, idx in enumerate(batch_indices(order, batch_size, chunks, per_chunk)):
                 xs, ys, rows = data.chunk(idx)
                 model.train_state, acc = steps.train_chunk((model.train_state, acc), xs, ys, rows)
+                if c == 0 and state.epoch == state.start_epoch + 1:
+                    # the first chunk compiled the step: measure throughput after it
+                    jax.block_until_ready(acc)
+                    rate_from = (time.perf_counter(), min(per_chunk * batch_size, n))
+                elif c == 0:
+                    rate_from = (start, 0)
                 before, host_step = host_step, host_step + int(np.any(idx >= 0, axis=1).sum())
                 now = time.perf_counter()
                 crossed = bool(snapshot_step) and (host_step // snapshot_step
                                                    > before // snapshot_step)
                 if now - last >= REFRESH_SECONDS or c == chunks - 1 or crossed:
                     last = now
-                    refresh(acc, start, (c + 1) * per_chunk)
+                    refresh(acc, start, (c + 1) * per_chunk, rate_from)
                     if crossed:
                         validate()
                         model.snapshot(state)
                     if emit("on_batch_end"):
                         break
-            refresh(acc, start, chunks * per_chunk)
+            refresh(acc, start, chunks * per_chunk, rate_from)
             validate()
             for key, value in state.logs().items():
                 state.history.setdefault(key, []).append(value)

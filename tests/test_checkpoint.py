@@ -187,3 +187,30 @@ def test_a_checkpoint_of_another_architecture_is_refused(tmp_path, saved, loadin
 
     for old, now in zip(before, _leaves(target), strict=True):
         np.testing.assert_array_equal(old, now)
+
+
+def test_layers_with_restore_false_keep_their_values_for_fine_tuning(tmp_path):
+    """tflearn's fine-tuning: restore the features, keep the new (differently shaped) head."""
+    x = np.random.default_rng(0).normal(size=(20, 6)).astype(np.float32)
+
+    def build(classes, restore_head, seed):
+        stackit.layers.reset_default_graph()
+        net = stackit.input_data(shape=[None, 6])
+        net = stackit.fully_connected(net, 5, activation="relu")
+        net = stackit.fully_connected(net, classes, activation="softmax", restore=restore_head)
+        return stackit.DNN(stackit.regression(net), seed=seed)
+
+    pretrained = build(3, True, seed=0)
+    pretrained.fit(x, np.eye(3)[np.arange(20) % 3], n_epoch=1, verbose=0)
+    path = pretrained.save(str(tmp_path / "pretrained"))
+
+    with pytest.raises(stackit.checkpoint.CheckpointError, match="FullyConnected_1/W"):
+        build(4, True, seed=1).load(path)
+    tuned = build(4, False, seed=1)
+    head_before = tuned.get_weights("FullyConnected_1/W")
+    tuned.load(path)
+
+    np.testing.assert_array_equal(tuned.get_weights("FullyConnected/W"),
+                                  pretrained.get_weights("FullyConnected/W"))
+    np.testing.assert_array_equal(tuned.get_weights("FullyConnected_1/W"), head_before)
+    tuned.fit(x, np.eye(4)[np.arange(20) % 4], n_epoch=1, verbose=0)  # the new head trains
