@@ -189,7 +189,8 @@ class DNN:
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, X_inputs, Y_targets, n_epoch: int | None = None, validation_set=None,
-            show_metric: bool | None = None, batch_size: int | None = None, shuffle: bool | None = None,
+            show_metric: bool | None = None, batch_size: int | None = None,
+            shuffle: bool | None = None,
             snapshot_epoch: bool = True, snapshot_step: int | None = None, excl_trainops=None,
             validation_batch_size: int | None = None, run_id: str | None = None,
             callbacks: Callback | Sequence[Callback] | None = None, *, epochs: int | None = None,
