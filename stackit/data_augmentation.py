@@ -36,27 +36,27 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.ndimage import map_coordinates
 
+from stackit._pipeline import StepPipeline
 from stackit._registry import configurable
 
 __all__ = ["DataAugmentation", "ImageAugmentation", "rotate", "gaussian_blur"]
 
 
-class DataAugmentation:
+class DataAugmentation(StepPipeline):
     """A pipeline of random transforms, applied in order to training batches only.
 
     The base class holds the machinery (`check`, `apply`, configs); `ImageAugmentation` adds
     the image steps.
     """
 
-    _saved_steps: frozenset[str] = frozenset()
+    kind = "augmentation"
 
     def __init__(self):
         self._steps: list[dict] = []
 
-    @property
-    def steps(self) -> tuple[dict, ...]:
-        """The steps in order, as `{"name": ..., **arguments}` dicts (copies)."""
-        return tuple(dict(step) for step in self._steps)
+    @classmethod
+    def _family(cls):
+        return (DataAugmentation, ImageAugmentation)
 
     def check(self, input_shape: Sequence[int | None]) -> None:
         """Checks that every step can augment samples of `input_shape` (no batch axis).
@@ -88,31 +88,6 @@ class DataAugmentation:
         """A JSON-able description of the pipeline."""
         return {"type": type(self).__name__, "steps": [dict(step) for step in self._steps]}
 
-    @classmethod
-    def from_config(cls, config: dict) -> DataAugmentation:
-        """Rebuilds a pipeline from `get_config()` output (the class is named by `type`)."""
-        classes = {c.__name__: c for c in (DataAugmentation, ImageAugmentation)}
-        target = classes.get(config.get("type"))
-        if target is None or not issubclass(target, cls):
-            raise ValueError(f"Unknown augmentation type {config.get('type')!r}. Expected one "
-                             f"of: {', '.join(sorted(classes))}.")
-        pipeline = target()
-        for step in config.get("steps", []):
-            args = dict(step)
-            name = args.pop("name", None)
-            if name not in target._saved_steps:
-                raise ValueError(f"Unknown augmentation step {name!r} in a saved config for "
-                                 f"{target.__name__}. Expected one of: "
-                                 f"{', '.join(sorted(target._saved_steps))}.")
-            getattr(pipeline, f"add_{name}")(**args)
-        return pipeline
-
-    def __repr__(self) -> str:
-        parts = []
-        for step in self._steps:
-            args = ", ".join(f"{k}={v!r}" for k, v in step.items() if k != "name")
-            parts.append(f"{step['name']}({args})")
-        return f"{type(self).__name__}([{', '.join(parts)}])"
 
 
 class ImageAugmentation(DataAugmentation):

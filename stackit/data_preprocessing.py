@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from stackit._pipeline import StepPipeline
 from stackit._registry import configurable
 
 __all__ = ["DataPreprocessing", "ImagePreprocessing"]
@@ -103,7 +104,7 @@ def _as_value(value: Any, arg: str, positive: bool = False) -> Any:
     return arr.tolist()
 
 
-class DataPreprocessing:
+class DataPreprocessing(StepPipeline):
     """A pipeline of preprocessing steps, applied at training and at inference time.
 
     Steps run in the order they were added. See the module docstring for the interface the
@@ -116,6 +117,12 @@ class DataPreprocessing:
 
     _saved_steps = frozenset({"featurewise_zero_center", "featurewise_stdnorm",
                               "samplewise_zero_center", "samplewise_stdnorm", "zca_whitening"})
+
+    kind = "preprocessing"
+
+    @classmethod
+    def _family(cls):
+        return (DataPreprocessing, ImagePreprocessing)
 
     def __init__(self, name: str = "DataPreprocessing"):
         if not isinstance(name, str):
@@ -212,11 +219,6 @@ class DataPreprocessing:
     # -------- interface used by the model --------
 
     @property
-    def steps(self) -> tuple[dict, ...]:
-        """The steps in order, as `{"name": ..., **arguments}` dicts (copies)."""
-        return tuple(dict(step) for step in self._steps)
-
-    @property
     def needs_fit(self) -> bool:
         """Whether a statistic has to be computed from the training data (`fit_state`)."""
         return any(step["name"] in _STATS and step[_STATS[step["name"]]] is None
@@ -283,32 +285,6 @@ class DataPreprocessing:
                     "use the built-in steps to save this model.")
             steps.append(dict(step))
         return {"type": type(self).__name__, "name": self.name, "steps": steps}
-
-    @classmethod
-    def from_config(cls, config: dict) -> DataPreprocessing:
-        """Rebuilds a pipeline from `get_config()` output (the class is named by `type`)."""
-        classes = {c.__name__: c for c in (DataPreprocessing, ImagePreprocessing)}
-        target = classes.get(config.get("type"))
-        if target is None or not issubclass(target, cls):
-            raise ValueError(f"Unknown preprocessing type {config.get('type')!r}. Expected one "
-                             f"of: {', '.join(sorted(classes))}.")
-        pipeline = target(config.get("name", target.__name__))
-        for step in config.get("steps", []):
-            args = dict(step)
-            name = args.pop("name", None)
-            if name not in target._saved_steps:
-                raise ValueError(f"Unknown preprocessing step {name!r} in a saved config for "
-                                 f"{target.__name__}. Expected one of: "
-                                 f"{', '.join(sorted(target._saved_steps))}.")
-            getattr(pipeline, f"add_{name}")(**args)
-        return pipeline
-
-    def __repr__(self) -> str:
-        parts = []
-        for step in self._steps:
-            args = ", ".join(f"{k}={_short(v)}" for k, v in step.items() if k != "name")
-            parts.append(f"{step['name']}({args})")
-        return f"{type(self).__name__}([{', '.join(parts)}])"
 
     # -------- host-side helpers --------
 
@@ -467,14 +443,6 @@ def _check_custom(func: Callable, shape: tuple) -> None:
         raise ValueError(f"custom preprocessing function {getattr(func, '__name__', func)!r} "
                          "must keep the batch's shape. Received: a batch of shape "
                          f"{spec.shape} became {getattr(out, 'shape', out)}.")
-
-
-def _short(value: Any) -> str:
-    if callable(value):
-        return getattr(value, "__name__", type(value).__name__)
-    if isinstance(value, list) and np.size(value) > 8:
-        return f"<array {np.shape(value)}>"
-    return repr(value)
 
 
 for _cls in (DataPreprocessing, ImagePreprocessing):

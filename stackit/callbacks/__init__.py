@@ -1,6 +1,9 @@
 """Callbacks for `fit`: the protocol, the progress display, and the built-ins."""
 
 from stackit.callbacks.base import Callback, TrainingState
+from stackit.callbacks.builtin import EarlyStopping, ModelCheckpoint
 from stackit.callbacks.progress import PlainLogger, ProgressBar
+from stackit.callbacks.simple import CSVLogger, LambdaCallback
 
-__all__ = ["Callback", "TrainingState", "ProgressBar", "PlainLogger"]
+__all__ = ["Callback", "TrainingState", "ProgressBar", "PlainLogger", "EarlyStopping",
+           "ModelCheckpoint", "CSVLogger", "LambdaCallback"]

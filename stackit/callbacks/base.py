@@ -76,8 +76,19 @@ class Callback:
 
     Every hook receives the `TrainingState`. `on_batch_end` runs at display-refresh granularity
     (steps run in fused chunks on the device). Set `state.stop_training = True`, or raise
-    `StopIteration` (tflearn's way), to end training early.
+    `StopIteration` (tflearn's way), to end training early. `self.model` is the model being
+    trained, set through `set_model` before `on_train_begin`.
     """
+
+    model: Any = None
+
+    def set_model(self, model: Any) -> None:
+        """Gives the callback the model it trains; `fit` calls this before `on_train_begin`.
+
+        Args:
+            model: The `DNN` being trained.
+        """
+        self.model = model
 
     def on_train_begin(self, state: TrainingState) -> None: ...
 

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stackit import activations
+from stackit import activations, regularizers
 from stackit._registry import configurable, from_config, to_config
 
 __all__ = ["Layer", "Tensor", "ParamRef", "reset_default_graph", "layer_from_config"]
@@ -101,9 +101,12 @@ class Layer:
         raise NotImplementedError
 
     def penalty(self, params: dict) -> jax.Array | float:
-        """The weight-decay term this layer adds to the loss (0 when it has no regularizer)."""
-        del params
-        return 0.0
+        """The weight-decay term this layer adds to the loss: `regularizer(W, weight_decay)` for
+        layers with those fields (Dense, Conv2D), else 0."""
+        regularizer = getattr(self, "regularizer", None)
+        if regularizer is None:
+            return 0.0
+        return regularizers.get(regularizer)(params["W"], self.weight_decay)
 
     # -- helpers for subclasses ----------------------------------------------------------------
     def error(self, message: str, **received: Any) -> ValueError:

@@ -150,11 +150,6 @@ class Dense(Layer):
             y = y + channels_last(params["b"], y.ndim)
         return activations.get(self.activation)(y), state
 
-    def penalty(self, params):
-        if self.regularizer is None:
-            return 0.0
-        return regularizers.get(self.regularizer)(params["W"], self.weight_decay)
-
 
 @dataclasses.dataclass(frozen=True)
 class Dropout(Layer):
