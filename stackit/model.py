@@ -272,7 +272,7 @@ class DNN:
             n_epoch=n_epoch, start_epoch=self.epoch, steps_per_epoch=-(-len(x) // batch_size),
             n_samples=len(x), batch_size=batch_size, show_metric=show_metric, run_id=run_id,
             metric_name=getattr(metric, "name", None) if metric else None,
-            epoch=self.epoch, step=int(self.train_state.step))
+            epoch=self.epoch, step=int(self.train_state.step), has_validation=val is not None)
         shuffle = estimator.shuffle_batches if shuffle is None else shuffle
         fit_loop(self, self.steps, (x, y), val, n_epoch=n_epoch, batch_size=batch_size,
                  val_batch_size=val_batch_size, shuffle=shuffle,

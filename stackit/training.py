@@ -348,6 +348,8 @@ def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
         state.samples_per_sec = (seen - seen0) / spent if spent > 0 else 0.0
 
     host_step = int(model.train_state.step)
+    for callback in callbacks:
+        callback.set_model(model)
     try:
         emit("on_train_begin")
         for _ in range(n_epoch):

@@ -25,6 +25,7 @@ class TrainingState:
         val_loss: Validation loss of the last validation (None before it).
         val_acc: Validation metric of the last validation.
         metric_name: Short name of the metric (e.g. `'acc'`).
+        has_validation: Whether this `fit` validates (so `val_*` values will be logged).
         samples_per_sec: Training throughput of the epoch so far.
         elapsed: Seconds since the epoch began.
         stop_training: Set to True to stop at the next refresh.
@@ -37,6 +38,7 @@ class TrainingState:
     show_metric: bool = False
     metric_name: str | None = None
     run_id: str | None = None
+    has_validation: bool | None = None
     start_epoch: int = 0
     epoch: int = 0
     step: int = 0

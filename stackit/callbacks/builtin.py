@@ -30,8 +30,7 @@ def log_keys(state: TrainingState) -> list[str]:
     """
     name = state.metric_name
     keys = ["loss"] + ([name] if name else [])
-    # `has_validation` is not a TrainingState field yet; until it is, assume there may be one.
-    if getattr(state, "has_validation", None) is not False:
+    if state.has_validation is not False:  # None: not known (a state built by hand)
         keys += ["val_loss"] + ([f"val_{name}"] if name else [])
     return keys
 
