@@ -360,9 +360,11 @@ class DNN:
         print_summary(self, console)
 
     # -- persistence (stackit/model_io.py) -----------------------------------------------------
-    def save(self, model_file: str) -> str:
-        """Saves parameters, layer state, optimizer state, step, epoch and RNG to one file."""
-        return model_io.save_model(self, model_file)
+    def save(self, model_file: str, weights_only: bool = False) -> str:
+        """Saves parameters, layer state, optimizer state, step, epoch and RNG to one file
+        (`<model_file>.npz`, written atomically). With `weights_only`, only parameters and
+        layer state. Returns the path written."""
+        return model_io.save_model(self, model_file, weights_only)
 
     def load(self, model_file: str, weights_only: bool = False) -> None:
         """Restores a file written by `save` (or a snapshot). With `weights_only`, only the

@@ -17,21 +17,25 @@ from stackit.training import TrainState
 __all__ = ["save_model", "load_model", "write_snapshots"]
 
 
-def save_model(model, model_file: str) -> str:
+def save_model(model, model_file: str, weights_only: bool = False) -> str:
     """Writes params, layer state, optimizer state, step, RNG key, epoch, data order and the
-    architecture config of `model` to `model_file` (`.npz` added); returns the path."""
+    architecture config of `model` to `model_file` (`.npz` added); returns the path. With
+    `weights_only`, only params and layer state are written."""
     ts = model.train_state
+    trees = [("params", ts.params), ("layer_state", ts.layer_state)]
+    if not weights_only:
+        trees.append(("opt_state", ts.opt_state))
     arrays = {}
-    for prefix, tree in (("params", ts.params), ("layer_state", ts.layer_state),
-                         ("opt_state", ts.opt_state)):
+    for prefix, tree in trees:
         arrays.update(checkpoint.tree_to_arrays(prefix, tree))
-    arrays["step"] = np.asarray(ts.step)
-    typed_key = jnp.issubdtype(ts.key.dtype, jax.dtypes.prng_key)
-    arrays["key"] = np.asarray(jax.random.key_data(ts.key) if typed_key else ts.key)
-    meta = {"epoch": model.epoch, "seed": model.seed,
+    meta = {"weights_only": weights_only, "epoch": model.epoch, "seed": model.seed,
             "preprocessing_fitted": model.preprocessing_fitted,
-            "data_rng": model.data_rng.bit_generator.state,
             "layers": [_config_or_none(layer) for layer in model.net.layers]}
+    if not weights_only:
+        arrays["step"] = np.asarray(ts.step)
+        typed_key = jnp.issubdtype(ts.key.dtype, jax.dtypes.prng_key)
+        arrays["key"] = np.asarray(jax.random.key_data(ts.key) if typed_key else ts.key)
+        meta["data_rng"] = model.data_rng.bit_generator.state
     return checkpoint.save(_with_ext(model_file), arrays, meta)
 
 
@@ -59,6 +63,10 @@ def load_model(model, model_file: str, weights_only: bool = False) -> None:
     if weights_only:
         model.train_state = ts._replace(params=params, layer_state=layer_state)
         return
+    if meta.get("weights_only"):
+        raise checkpoint.CheckpointError(
+            f"{path} holds weights only (no optimizer state or step): load it with "
+            f"model.load({model_file!r}, weights_only=True).")
     opt_state = checkpoint.arrays_into_tree("opt_state", ts.opt_state, arrays, path, keep)
     model.train_state = TrainState(params, layer_state, opt_state,
                                    jnp.asarray(arrays["step"], jnp.int32),

@@ -21,6 +21,7 @@ from stackit.callbacks import (
     ModelCheckpoint,
     TrainingState,
 )
+from stackit.checkpoint import CheckpointError
 from stackit.layers import batch_normalization, fully_connected, input_data, regression
 
 N_TRAIN, BATCH = 60, 16  # 4 steps per epoch
@@ -268,6 +269,8 @@ def test_model_checkpoint_save_weights_only(model, tmp_path):
 
     assert _same(restored.train_state.params, model.train_state.params)
     np.testing.assert_array_equal(restored.predict(VAL[0]), model.predict(VAL[0]))
+    with pytest.raises(CheckpointError, match="holds weights only.*weights_only=True"):
+        restored.load(str(tmp_path / "weights.npz"))
 
 
 @pytest.mark.parametrize("filepath, match", [

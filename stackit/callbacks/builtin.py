@@ -15,7 +15,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from stackit import checkpoint
 from stackit.callbacks.base import Callback, TrainingState
 
 __all__ = ["EarlyStopping", "ModelCheckpoint", "log_keys"]
@@ -246,10 +245,7 @@ class ModelCheckpoint(Callback):
         except KeyError as err:
             raise _missing_key("ModelCheckpoint", "filepath field", err.args[0],
                                ["epoch", "step", *logs]) from None
-        if self.save_weights_only:
-            save_weights(model, path)
-        else:
-            model.save(path)
+        model.save(path, weights_only=self.save_weights_only)
 
 
 def _format_fields(filepath: str) -> list[str]:
@@ -269,14 +265,3 @@ def _format_fields(filepath: str) -> list[str]:
                              f"or {{val_loss:.3f}}. Received: filepath={filepath!r}.")
         fields.append(name)
     return fields
-
-
-def save_weights(model, path: str) -> str:
-    """Writes only `model`'s parameters and layer state to `path` (`.npz` added when missing);
-    `model.load(path, weights_only=True)` reads it back. Returns the path written."""
-    ts = model.train_state
-    arrays = {**checkpoint.tree_to_arrays("params", ts.params),
-              **checkpoint.tree_to_arrays("layer_state", ts.layer_state)}
-    meta = {"weights_only": True, "epoch": model.epoch,
-            "preprocessing_fitted": model.preprocessing_fitted}
-    return checkpoint.save(path if path.endswith(".npz") else path + ".npz", arrays, meta)
