@@ -19,7 +19,8 @@ def is_lazy(data: Any) -> bool:
     which `fit` streams batch by batch instead of converting whole."""
     return (not isinstance(data, np.ndarray) and hasattr(data, "shape")
             and hasattr(data, "__getitem__") and hasattr(data, "__len__")
-            and not hasattr(data, "device"))  # jax arrays are not lazy
+            and not hasattr(data, "device")  # jax arrays
+            and not hasattr(data, "to_numpy"))  # pandas: indexes columns, converts whole
 
 
 class Subset:

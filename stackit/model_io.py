@@ -54,24 +54,25 @@ def load_model(model, model_file: str, weights_only: bool = False) -> None:
                          "call build(input_shape) first.")
     path = model_file if os.path.exists(model_file) else _with_ext(model_file)
     arrays, meta = checkpoint.load(path)
+    if meta.get("weights_only") and not weights_only:
+        raise checkpoint.CheckpointError(
+            f"{path} holds weights only (no optimizer state or step): load it with "
+            f"model.load({model_file!r}, weights_only=True).")
     ts = model.train_state
     keep = frozenset(layer.name for layer in model.net.layers
                      if getattr(layer, "restore", True) is False)
     params = checkpoint.arrays_into_tree("params", ts.params, arrays, path, keep)
     layer_state = checkpoint.arrays_into_tree("layer_state", ts.layer_state, arrays, path, keep)
-    model.preprocessing_fitted = bool(meta.get("preprocessing_fitted", False))
     if weights_only:
         model.train_state = ts._replace(params=params, layer_state=layer_state)
+        model.preprocessing_fitted = bool(meta.get("preprocessing_fitted", False))
         return
-    if meta.get("weights_only"):
-        raise checkpoint.CheckpointError(
-            f"{path} holds weights only (no optimizer state or step): load it with "
-            f"model.load({model_file!r}, weights_only=True).")
     opt_state = checkpoint.arrays_into_tree("opt_state", ts.opt_state, arrays, path, keep)
     model.train_state = TrainState(params, layer_state, opt_state,
                                    jnp.asarray(arrays["step"], jnp.int32),
                                    jnp.asarray(arrays["key"], ts.key.dtype))
     model.epoch = int(meta.get("epoch", 0))
+    model.preprocessing_fitted = bool(meta.get("preprocessing_fitted", False))
     if "data_rng" in meta:
         model.data_rng.bit_generator.state = meta["data_rng"]
 
@@ -82,7 +83,8 @@ def write_snapshots(model, state: TrainingState) -> None:
     if model.checkpoint_path:
         save_model(model, f"{model.checkpoint_path}-{state.step}")
         if model.max_checkpoints:
-            found = sorted(glob.glob(f"{glob.escape(model.checkpoint_path)}-*.npz"),
+            pattern = f"{glob.escape(model.checkpoint_path)}-*.npz"
+            found = sorted((p for p in glob.glob(pattern) if _snapshot_step(p) >= 0),
                            key=_snapshot_step)
             for old in found[: -model.max_checkpoints]:
                 os.remove(old)
@@ -93,7 +95,7 @@ def write_snapshots(model, state: TrainingState) -> None:
 
 
 def _snapshot_step(path: str) -> int:
-    """The step in a snapshot name `<prefix>-<step>.npz` (-1 for other files)."""
+    """The step in a snapshot name `<prefix>-<step>.npz` (-1 for other files, never pruned)."""
     tail = path[:-len(".npz")].rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else -1
 

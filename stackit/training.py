@@ -343,9 +343,10 @@ def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
         state.step_in_epoch = min(done_steps, state.steps_per_epoch)
         state.elapsed = time.perf_counter() - start
         seen = min(done_steps * batch_size, n)
-        t0, seen0 = rate_from if seen > rate_from[1] else (start, 0)
+        t0, seen0 = rate_from
         spent = time.perf_counter() - t0
-        state.samples_per_sec = (seen - seen0) / spent if spent > 0 else 0.0
+        # None until a chunk after the compiling one has finished: no misleading first rate
+        state.samples_per_sec = (seen - seen0) / spent if seen > seen0 and spent > 0 else None
 
     host_step = int(model.train_state.step)
     for callback in callbacks:
@@ -360,6 +361,7 @@ def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
             if emit("on_epoch_begin"):
                 break
             start = last = time.perf_counter()
+            done, snapshot_at = 0, None
             for c, idx in enumerate(batch_indices(order, batch_size, chunks, per_chunk)):
                 xs, ys, rows = data.chunk(idx)
                 model.train_state, acc = steps.train_chunk((model.train_state, acc), xs, ys, rows)
@@ -369,24 +371,27 @@ def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
                     rate_from = (time.perf_counter(), min(per_chunk * batch_size, n))
                 elif c == 0:
                     rate_from = (start, 0)
+                done = c + 1
                 before, host_step = host_step, host_step + int(np.any(idx >= 0, axis=1).sum())
                 now = time.perf_counter()
                 crossed = bool(snapshot_step) and (host_step // snapshot_step
                                                    > before // snapshot_step)
                 if now - last >= REFRESH_SECONDS or c == chunks - 1 or crossed:
                     last = now
-                    refresh(acc, start, (c + 1) * per_chunk, rate_from)
+                    refresh(acc, start, done * per_chunk, rate_from)
                     if crossed:
                         validate()
                         model.snapshot(state)
+                        snapshot_at = host_step
                     if emit("on_batch_end"):
                         break
-            refresh(acc, start, chunks * per_chunk, rate_from)
-            validate()
+            refresh(acc, start, done * per_chunk, rate_from)
+            if snapshot_at != host_step:  # else validated and saved at this very step already
+                validate()
             for key, value in state.logs().items():
                 state.history.setdefault(key, []).append(value)
             model.epoch = state.epoch
-            if snapshot_epoch:
+            if snapshot_epoch and snapshot_at != host_step:
                 model.snapshot(state)
             if emit("on_epoch_end"):
                 break

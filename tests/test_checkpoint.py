@@ -214,3 +214,17 @@ def test_layers_with_restore_false_keep_their_values_for_fine_tuning(tmp_path):
                                   pretrained.get_weights("FullyConnected/W"))
     np.testing.assert_array_equal(tuned.get_weights("FullyConnected_1/W"), head_before)
     tuned.fit(x, np.eye(4)[np.arange(20) % 4], n_epoch=1, verbose=0)  # the new head trains
+
+
+def test_pruning_snapshots_never_touches_other_files_with_the_same_prefix(tmp_path):
+    x, y = _data()
+    model = _model(checkpoint_path=str(tmp_path / "ckpt"), max_checkpoints=1,
+                   best_checkpoint_path=str(tmp_path / "ckpt-best"))
+    model.save(str(tmp_path / "ckpt-final"))
+
+    model.fit(x, y, n_epoch=3, validation_set=0.2, verbose=0)
+
+    files = _checkpoint_files(tmp_path)
+    assert "ckpt-final.npz" in files and "ckpt-9.npz" in files  # 3 steps per epoch
+    assert not {"ckpt-3.npz", "ckpt-6.npz"} & set(files)
+    assert any(name.startswith("ckpt-best") for name in files)

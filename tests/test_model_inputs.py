@@ -181,3 +181,16 @@ def test_keras_compile_with_unknown_names_lists_the_valid_ones():
         model.compile(loss="l2_lossy")
     with pytest.raises(ValueError, match=r"one metric"):
         model.compile(metrics=["accuracy", "top_k"])
+
+
+def test_pandas_frames_are_read_whole_not_as_lazy_arrays():
+    import pandas as pd
+
+    stackit.layers.reset_default_graph()
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(30, 3)).astype(np.float32), columns=["a", "b", "c"])
+    net = stackit.input_data(shape=[None, 3])
+    net = stackit.regression(stackit.fully_connected(net, 2, activation="softmax"))
+    model = stackit.DNN(net, seed=0)
+    model.fit(frame, np.eye(2)[rng.integers(0, 2, 30)], n_epoch=1, verbose=0)
+    np.testing.assert_array_equal(model.predict(frame), model.predict(frame.to_numpy()))

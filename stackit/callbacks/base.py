@@ -26,7 +26,8 @@ class TrainingState:
         val_acc: Validation metric of the last validation.
         metric_name: Short name of the metric (e.g. `'acc'`).
         has_validation: Whether this `fit` validates (so `val_*` values will be logged).
-        samples_per_sec: Training throughput of the epoch so far.
+        samples_per_sec: Training throughput of the epoch so far (None while only the
+            compiling first chunk of a `fit` has run).
         elapsed: Seconds since the epoch began.
         stop_training: Set to True to stop at the next refresh.
     """
@@ -47,7 +48,7 @@ class TrainingState:
     acc_value: float | None = None
     val_loss: float | None = None
     val_acc: float | None = None
-    samples_per_sec: float = 0.0
+    samples_per_sec: float | None = None
     elapsed: float = 0.0
     stop_training: bool = False
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)

@@ -40,7 +40,7 @@ def _quoted(names) -> str:
 
 def _missing_key(owner: str, arg: str, key: str, available) -> ValueError:
     hint = (" Values named 'val_*' need a validation set: fit(..., validation_set=0.1)."
-            if key.startswith("val_") else "")
+            if key.startswith("val_") and "val_loss" not in available else "")
     return ValueError(f"{owner}: {key!r} is not among the values this fit logs. Expected one of: "
                       f"{_quoted(available)}.{hint} Received: {arg}={key!r}.")
 

@@ -24,6 +24,10 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def _rate(state: TrainingState) -> str:
+    return "-" if state.samples_per_sec is None else f"{state.samples_per_sec:,.0f}"
+
+
 def epoch_summary(state: TrainingState) -> str:
     """`Epoch 3/10 | step 1407 | loss 0.1234 | acc 0.9650 | val_loss ... | 12,345 samples/s`."""
     parts = [f"Epoch {state.epoch}/{state.last_epoch}", f"step {state.step}",
@@ -34,7 +38,7 @@ def epoch_summary(state: TrainingState) -> str:
         parts.append(f"val_loss {_fmt(state.val_loss)}")
         if state.val_acc is not None:
             parts.append(f"val_{state.metric_name} {_fmt(state.val_acc)}")
-    parts.append(f"{state.samples_per_sec:,.0f} samples/s")
+    parts.append(f"{_rate(state)} samples/s")
     parts.append(f"{state.elapsed:.1f}s")
     return " | ".join(parts)
 
@@ -65,7 +69,7 @@ class ProgressBar(Callback):
             text += f" | val_loss {_fmt(state.val_loss)}"
             if state.val_acc is not None:
                 text += f" val_{state.metric_name} {_fmt(state.val_acc)}"
-        return text + f" | {state.samples_per_sec:,.0f} samples/s"
+        return text + f" | {_rate(state)} samples/s"
 
     def on_train_begin(self, state: TrainingState) -> None:
         self.progress = Progress(
