@@ -320,34 +320,43 @@ class DNN:
         return np.argsort(scores, axis=1)[:, ::-1]
 
     # -- weights -------------------------------------------------------------------------------
-    def _ref(self, ref) -> tuple[str, str]:
+    def _ref(self, ref) -> tuple[str, ...]:
+        """The key path of a parameter handle in `params` (layers inside a merge are nested)."""
         if isinstance(ref, str) and "/" in ref:
             ref = ParamRef(*ref.split("/", 1))
         if not isinstance(ref, ParamRef):
             raise TypeError("Expected a parameter handle such as `dense.W` or "
                             "'FullyConnected/W'. Received: " + repr(ref))
-        params = self.train_state.params if self.built else {}
-        if ref.param not in params.get(ref.layer, {}):
-            known = [f"{n}/{p}" for n, ps in params.items() for p in ps]
+        found = dict(_param_paths(self.train_state.params if self.built else {}))
+        path = found.get((ref.layer, ref.param))
+        if path is None:
+            known = [f"{layer}/{param}" for layer, param in found]
             raise ValueError(f"This model has no parameter {ref.layer}/{ref.param}. "
                              f"Expected one of: {', '.join(known) or 'none (not built yet)'}.")
-        return ref.layer, ref.param
+        return path
 
     def get_weights(self, weight_tensor) -> np.ndarray:
         """The current value of a parameter, e.g. `model.get_weights(dense.W)`."""
-        layer, param = self._ref(weight_tensor)
-        return np.asarray(self.train_state.params[layer][param])
+        value = self.train_state.params
+        for key in self._ref(weight_tensor):
+            value = value[key]
+        return np.asarray(value)
 
     def set_weights(self, tensor, weights) -> None:
         """Replaces a parameter's value (same shape), e.g. `model.set_weights(dense.b, zeros)`."""
-        layer, param = self._ref(tensor)
-        old = self.train_state.params[layer][param]
+        path = self._ref(tensor)
+        old = self.get_weights(tensor)
         new = np.asarray(weights, dtype=old.dtype)
         if new.shape != old.shape:
-            raise ValueError(f"set_weights: {layer}/{param} has shape {old.shape}. "
+            raise ValueError(f"set_weights: {'/'.join(path[-2:])} has shape {old.shape}. "
                              f"Received: shape {new.shape}.")
-        params = {n: dict(p) for n, p in self.train_state.params.items()}
-        params[layer][param] = jnp.asarray(new)
+
+        def replace(tree, keys):
+            if not keys:
+                return jnp.asarray(new)
+            return {**tree, keys[0]: replace(tree[keys[0]], keys[1:])}
+
+        params = replace(self.train_state.params, path)
         self.train_state = self.train_state._replace(params=params)
 
     # -- inspection ----------------------------------------------------------------------------
@@ -410,3 +419,13 @@ def _alias(name: str, value, alias: str, alias_value, default):
 def _check_positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}.")
+
+
+def _param_paths(params: dict, prefix: tuple = ()):
+    """Yields `((layer, param), key path)` for every parameter, looking inside composites."""
+    for name, value in params.items():
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            yield from _param_paths(value, (*prefix, name))
+        elif isinstance(value, dict):
+            for param in value:
+                yield (name, param), (*prefix, name, param)

@@ -59,7 +59,7 @@ def load_model(model, model_file: str, weights_only: bool = False) -> None:
             f"{path} holds weights only (no optimizer state or step): load it with "
             f"model.load({model_file!r}, weights_only=True).")
     ts = model.train_state
-    keep = frozenset(layer.name for layer in model.net.layers
+    keep = frozenset(layer.name for layer in model.net.all_layers()
                      if getattr(layer, "restore", True) is False)
     params = checkpoint.arrays_into_tree("params", ts.params, arrays, path, keep)
     layer_state = checkpoint.arrays_into_tree("layer_state", ts.layer_state, arrays, path, keep)

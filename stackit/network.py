@@ -111,9 +111,19 @@ class Network:
         return sum(layer.penalty(params[layer.name]) for layer in self.body
                    if layer.name in params)
 
+    def all_layers(self) -> list[Layer]:
+        """Every layer, including those inside composites such as `Merge`."""
+        found, todo = [], list(self.layers)
+        while todo:
+            layer = todo.pop(0)
+            found.append(layer)
+            todo[:0] = getattr(layer, "layers", [])
+        return found
+
     def frozen_layers(self) -> set[str]:
         """Names of layers created with `trainable=False`."""
-        return {layer.name for layer in self.body if getattr(layer, "trainable", True) is False}
+        return {layer.name for layer in self.all_layers()
+                if getattr(layer, "trainable", True) is False}
 
     @property
     def scan_slow_on_cpu(self) -> bool:

@@ -50,9 +50,10 @@ def build_optimizer(estimator: Regression, clip_gradients: float,
     tx = optimizers.build(estimator.optimizer, estimator.learning_rate)
     if clip_gradients:
         tx = optax.chain(optax.clip_by_global_norm(clip_gradients), tx)
-    if frozen:
-        labels = {name: jax.tree.map(lambda _, n=name: "frozen" if n in frozen else "train", p)
-                  for name, p in params.items()}
+    if frozen:  # a parameter is frozen when any key on its path names a frozen layer
+        labels = jax.tree_util.tree_map_with_path(
+            lambda path, _: "frozen" if frozen & {getattr(k, "key", None) for k in path}
+            else "train", params)
         tx = optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
     return tx
 

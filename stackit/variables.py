@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stackit.layers.base import ParamRef, find_tensor
+from stackit.layers.base import ParamRef, param_names
 
 __all__ = ["get_layer_variables_by_name"]
 
@@ -13,10 +13,9 @@ def get_layer_variables_by_name(name: str) -> list[ParamRef]:
     Raises:
         ValueError: If no layer output with that name exists.
     """
-    tensor = find_tensor(name)
-    if tensor is None:
+    names = param_names(name)
+    if names is None:
         raise ValueError(f"No layer named {name!r} in the current graph. Layer names look like "
                          f"'FullyConnected', 'Conv2D_1' (or the `name=` you gave).")
     order = {"W": 0, "b": 1}
-    names = sorted(tensor.param_shapes, key=lambda p: (order.get(p, 2), p))
-    return [ParamRef(name, p) for p in names]
+    return [ParamRef(name, p) for p in sorted(names, key=lambda p: (order.get(p, 2), p))]

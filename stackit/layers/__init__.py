@@ -34,6 +34,7 @@ from stackit.layers.core import (
                                  single_unit,
 )
 from stackit.layers.estimator import Regression, regression
+from stackit.layers.merge_ops import Merge, merge
 from stackit.layers.normalization import (
                                  BatchNormalization,
                                  LocalResponseNormalization,
@@ -48,8 +49,9 @@ __all__ = [
     "Layer", "Tensor", "ParamRef", "layer_from_config", "reset_default_graph",
     "InputData", "Input", "Dense", "Dropout", "Activation", "Flatten", "Reshape", "SingleUnit",
     "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool", "GlobalMaxPool",
-    "BatchNormalization", "LocalResponseNormalization", "LRN", "Regression",
+    "BatchNormalization", "LocalResponseNormalization", "LRN", "Regression", "Merge",
     "input_data", "fully_connected", "dropout", "activation", "flatten", "reshape",
     "single_unit", "conv_2d", "max_pool_2d", "avg_pool_2d", "global_avg_pool",
     "global_max_pool", "batch_normalization", "local_response_normalization", "regression",
+    "merge",
 ]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -30,7 +29,7 @@ __all__ = ["Layer", "Tensor", "ParamRef", "reset_default_graph", "layer_from_con
 Shape = tuple[int, ...]
 
 _NAME_COUNTS: dict[str, int] = {}
-_TENSORS: weakref.WeakValueDictionary[str, Tensor] = weakref.WeakValueDictionary()
+_PARAM_NAMES: dict[str, tuple[str, ...]] = {}  # layer name → its parameter names
 
 
 def unique_name(base: str) -> str:
@@ -43,12 +42,12 @@ def unique_name(base: str) -> str:
 def reset_default_graph() -> None:
     """Restarts default layer naming, so the next model's layers are named `Conv2D`, ... again."""
     _NAME_COUNTS.clear()
-    _TENSORS.clear()
+    _PARAM_NAMES.clear()
 
 
-def find_tensor(name: str) -> Tensor | None:
-    """The most recent layer output named `name` that is still alive, or None."""
-    return _TENSORS.get(name)
+def param_names(name: str) -> tuple[str, ...] | None:
+    """The parameter names of the layer called `name` in the current graph, or None."""
+    return _PARAM_NAMES.get(name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,8 +201,9 @@ class Tensor:
 
         params, _ = jax.eval_shape(trace, jax.random.PRNGKey(0))
         self.shape = TensorShape((None, *found["shape"]))
-        self.param_shapes = {k: tuple(v.shape) for k, v in params.items()}
-        _TENSORS[layer.name] = self
+        self.param_shapes = {k: tuple(v.shape) for k, v in params.items()
+                             if hasattr(v, "shape")}  # composites nest their layers' params
+        _PARAM_NAMES[layer.name] = tuple(self.param_shapes)
 
     @property
     def name(self) -> str:
