@@ -41,6 +41,7 @@ from stackit.layers.normalization import (
                                  batch_normalization,
                                  local_response_normalization,
 )
+from stackit.layers.residual import PadChannels, residual_block
 
 Input = InputData
 LRN = LocalResponseNormalization
@@ -50,8 +51,9 @@ __all__ = [
     "InputData", "Input", "Dense", "Dropout", "Activation", "Flatten", "Reshape", "SingleUnit",
     "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool", "GlobalMaxPool",
     "BatchNormalization", "LocalResponseNormalization", "LRN", "Regression", "Merge",
+    "PadChannels",
     "input_data", "fully_connected", "dropout", "activation", "flatten", "reshape",
     "single_unit", "conv_2d", "max_pool_2d", "avg_pool_2d", "global_avg_pool",
     "global_max_pool", "batch_normalization", "local_response_normalization", "regression",
-    "merge",
+    "merge", "residual_block",
 ]

@@ -13,7 +13,8 @@ from stackit import activations, initializations, regularizers
 from stackit.layers.base import Layer, Tensor, activated_shape, as_float, channels_last
 
 __all__ = [
-    "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool", "GlobalMaxPool",
+    "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool", "GlobalMaxPool", "PadChannels",
+    "residual_block",
     "conv_2d", "max_pool_2d", "avg_pool_2d", "global_avg_pool", "global_max_pool",
 ]
 
@@ -240,3 +241,6 @@ def global_avg_pool(incoming: Tensor, name: str | None = None) -> Tensor:
 def global_max_pool(incoming: Tensor, name: str | None = None) -> Tensor:
     """Adds a `GlobalMaxPool` layer."""
     return GlobalMaxPool(name=name)(incoming)
+
+
+from stackit.layers.residual import PadChannels, residual_block  # noqa: E402 - tflearn's home for it

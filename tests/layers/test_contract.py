@@ -44,6 +44,7 @@ CASES = [
     (L.Regression(optimizer=Momentum(0.1, 0.5), metric=Top_k(3), loss="mean_square"), (5,)),
     (L.Merge(((L.Dense(3, activation="relu"), L.Dropout(0.5)), (L.Dense(2),)), "concat"), (4,)),
     (L.Merge(((), (L.Dense(4), L.BatchNormalization())), "elemwise_sum"), (4,)),
+    (L.PadChannels(1, 2), (3, 3, 2)),
 ]
 IDS = [f"{type(layer).__name__}-{i}" for i, (layer, _) in enumerate(CASES)]
 
