@@ -119,6 +119,14 @@ def test_alexnet_trains_on_synthetic_images(tmp_path):
     assert np.isfinite(last_epoch_value(output, "loss"))
 
 
+def test_residual_network_trains_on_synthetic_images(tmp_path):
+    # n=1: conv, 3 residual blocks (two of them downsampling and widening), pooling, softmax.
+    output = run_example(tmp_path, "residual_network_cifar10.py", "--synthetic", "40",
+                         "--epochs", "1", "--n", "1")
+    assert "Epoch 1/1" in output and "val_acc" in output
+    assert np.isfinite(last_epoch_value(output, "loss"))
+
+
 def test_keras_style_lenet_trains_one_epoch(tmp_path):
     output = run_example(tmp_path, "keras_style.py", "--epochs", "1")
     assert "Conv2D_1" in output  # the summary table

@@ -59,8 +59,8 @@ def residual_block(incoming: Tensor, nb_blocks: int, out_channels: int, downsamp
             same number of zero channels on each side).
     """
     del reuse, scope
-    if not isinstance(nb_blocks, int) or nb_blocks < 1:
-        raise ValueError(f"residual_block: nb_blocks must be a positive int. "
+    if not isinstance(nb_blocks, int) or nb_blocks < 0:  # 0 blocks: the input unchanged
+        raise ValueError(f"residual_block: nb_blocks must be an int >= 0. "
                          f"Received: nb_blocks={nb_blocks!r}.")
     shape = incoming.get_shape()
     if len(shape) != 4:
