@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stackit import activations, regularizers
+from stackit import activations, initializations, regularizers
 from stackit._registry import configurable, from_config, to_config
 
 __all__ = ["Layer", "Tensor", "ParamRef", "reset_default_graph", "layer_from_config"]
@@ -98,6 +98,15 @@ class Layer:
               key: jax.Array | None) -> tuple[jax.Array, dict]:
         """Computes the layer's output for a batch `x`; returns `(y, new_state)`."""
         raise NotImplementedError
+
+    def check_weight_args(self) -> None:
+        """Resolves `activation`, `weights_init`, `bias_init` and `regularizer` (the fields of
+        layers with weights), so an unknown name fails when the layer is created."""
+        activations.get(self.activation)
+        initializations.get(self.weights_init)
+        initializations.get(self.bias_init)
+        if self.regularizer is not None:
+            regularizers.get(self.regularizer)
 
     def penalty(self, params: dict) -> jax.Array | float:
         """The weight-decay term this layer adds to the loss: `regularizer(W, weight_decay)` for

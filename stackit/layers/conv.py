@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from stackit import activations, initializations, regularizers
+from stackit import activations, initializations
 from stackit.layers.base import Layer, Tensor, activated_shape, as_float, channels_last
 
 __all__ = [
@@ -91,11 +91,7 @@ class Conv2D(Layer):
         _pair(self.kernel_size, "filter_size", self)
         _pair(self.strides, "strides", self)
         _check_padding(self)
-        activations.get(self.activation)
-        initializations.get(self.weights_init)
-        initializations.get(self.bias_init)
-        if self.regularizer is not None:
-            regularizers.get(self.regularizer)
+        self.check_weight_args()
 
     def init(self, key, input_shape):
         self.expect_rank(input_shape, 3, _LAYOUT)

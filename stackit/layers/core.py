@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-from stackit import activations, initializations, regularizers
+from stackit import activations, initializations
 from stackit.layers.base import (
     Layer,
     Tensor,
@@ -125,11 +125,7 @@ class Dense(Layer):
     def check(self):
         if isinstance(self.units, bool) or not isinstance(self.units, int) or self.units < 1:
             raise self.error("n_units must be a positive int.", n_units=self.units)
-        activations.get(self.activation)
-        initializations.get(self.weights_init)
-        initializations.get(self.bias_init)
-        if self.regularizer is not None:
-            regularizers.get(self.regularizer)
+        self.check_weight_args()
 
     def init(self, key, input_shape):
         if len(input_shape) == 0:
