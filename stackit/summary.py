@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 from rich.console import Console
 from rich.table import Table
 
@@ -13,7 +14,9 @@ def print_summary(model, console: Console | None = None) -> None:
     table = Table(title="Model summary", show_footer=True)
     total = sum(count for _, _, count in model.rows)
     frozen = model.net.frozen_layers()
-    trainable = sum(count for layer, _, count in model.rows if layer.name not in frozen)
+    leaves = jax.tree_util.tree_leaves_with_path(model.train_state.params)
+    trainable = sum(leaf.size for path, leaf in leaves  # frozen: any key on the path
+                    if not frozen & {getattr(k, "key", None) for k in path})
     table.add_column("Layer", footer="Total")
     table.add_column("Type")
     table.add_column("Output shape")

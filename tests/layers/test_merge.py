@@ -114,3 +114,16 @@ def test_a_merged_network_trains_saves_and_reloads(tmp_path):
     np.testing.assert_array_equal(again.predict(x), model.predict(x))
     again.set_weights(a2.b, np.ones(8))
     np.testing.assert_array_equal(again.get_weights("FullyConnected/b"), np.ones(8))
+
+
+def test_summary_counts_frozen_layers_inside_a_merge_as_non_trainable():
+    from rich.console import Console
+
+    net = input_data(shape=[None, 5])
+    a = fully_connected(net, 8)
+    b = fully_connected(net, 8, trainable=False)
+    model = stackit.DNN(fully_connected(merge([a, b], "concat"), 2), seed=0)
+    console = Console(record=True, width=120)
+    model.summary(console=console)
+    text = console.export_text()
+    assert "Trainable params: 82  Non-trainable params: 48" in text  # 48 + 34 | 5*8 + 8
