@@ -32,6 +32,7 @@ from stackit.layers import __all__ as _layer_names
 from stackit.losses import Loss
 from stackit.metrics import R2, Accuracy, Top_k
 from stackit.model import DNN, History, Model, Sequential
+from stackit.model_io import model_from_file as load_model
 from stackit.optimizers import (
                      SGD,
                      AdaDelta,
@@ -54,7 +55,7 @@ __all__ = [
     *_layer_names,
     "activations", "callbacks", "data_utils", "datasets", "initializations", "layers", "losses",
     "objectives", "metrics", "optimizers", "regularizers", "variables",
-    "init_graph", "DNN", "Model", "Sequential", "History", "NonFiniteLossError",
+    "init_graph", "DNN", "Model", "Sequential", "load_model", "History", "NonFiniteLossError",
     "SGD", "Momentum", "Nesterov", "Adam", "RMSProp", "AdaGrad", "AdaDelta", "Ftrl", "Optimizer",
     "Accuracy", "Top_k", "R2", "Loss", "get_layer_variables_by_name",
     "data_preprocessing", "data_augmentation", "ImagePreprocessing", "ImageAugmentation",

@@ -14,7 +14,7 @@ from stackit.callbacks.base import TrainingState
 from stackit.layers.base import Layer
 from stackit.training import TrainState
 
-__all__ = ["save_model", "load_model", "write_snapshots"]
+__all__ = ["save_model", "load_model", "model_from_file", "write_snapshots"]
 
 
 def save_model(model, model_file: str, weights_only: bool = False) -> str:
@@ -29,6 +29,7 @@ def save_model(model, model_file: str, weights_only: bool = False) -> str:
     for prefix, tree in trees:
         arrays.update(checkpoint.tree_to_arrays(prefix, tree))
     meta = {"weights_only": weights_only, "epoch": model.epoch, "seed": model.seed,
+            "clip_gradients": model.clip_gradients,
             "preprocessing_fitted": model.preprocessing_fitted,
             "layers": [_config_or_none(layer) for layer in model.net.layers]}
     if not weights_only:
@@ -75,6 +76,39 @@ def load_model(model, model_file: str, weights_only: bool = False) -> None:
     model.preprocessing_fitted = bool(meta.get("preprocessing_fitted", False))
     if "data_rng" in meta:
         model.data_rng.bit_generator.state = meta["data_rng"]
+
+
+def model_from_file(model_file: str, **dnn_kwargs):
+    """Rebuilds a model from a file written by `save` alone: the architecture from the saved
+    layer configs, then every saved array (`stackit.load_model`).
+
+    Args:
+        model_file: The file (`.npz` may be left out).
+        **dnn_kwargs: `DNN` arguments to override (e.g. `checkpoint_path`); the saved seed and
+            `clip_gradients` are used otherwise.
+
+    Raises:
+        CheckpointError: If the file is corrupt, or a layer held a Python callable (a custom
+            activation, a lambda) that a config cannot describe: then rebuild the network in
+            code and call `model.load(model_file)`.
+    """
+    from stackit.layers.base import layer_from_config
+    from stackit.model import DNN
+
+    path = model_file if os.path.exists(model_file) else _with_ext(model_file)
+    _, meta = checkpoint.load(path)
+    configs = meta.get("layers") or []
+    if not configs or any(config is None for config in configs):
+        raise checkpoint.CheckpointError(
+            f"{path} does not describe its whole architecture (a layer used a Python callable, "
+            f"which a config cannot hold). Build the network in code, then call "
+            f"model.load({model_file!r}).")
+    layers = [layer_from_config(config) for config in configs]
+    kwargs = {"seed": meta.get("seed"), "clip_gradients": meta.get("clip_gradients", 5.0),
+              **dnn_kwargs}
+    model = DNN(layers, **kwargs)
+    load_model(model, path, weights_only=bool(meta.get("weights_only")))
+    return model
 
 
 def write_snapshots(model, state: TrainingState) -> None:

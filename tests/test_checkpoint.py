@@ -228,3 +228,45 @@ def test_pruning_snapshots_never_touches_other_files_with_the_same_prefix(tmp_pa
     assert "ckpt-final.npz" in files and "ckpt-9.npz" in files  # 3 steps per epoch
     assert not {"ckpt-3.npz", "ckpt-6.npz"} & set(files)
     assert any(name.startswith("ckpt-best") for name in files)
+
+
+def test_load_model_rebuilds_the_architecture_from_the_file_alone(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 4, 4, 1)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 40)]
+    stackit.layers.reset_default_graph()
+    prep = stackit.ImagePreprocessing()
+    prep.add_featurewise_zero_center()
+    net = input_data(shape=[None, 4, 4, 1], data_preprocessing=prep)
+    a = stackit.conv_2d(net, 2, 3, activation="relu")
+    b = stackit.batch_normalization(stackit.conv_2d(net, 2, 3))
+    net = dropout(stackit.merge([a, b], "concat", axis=3), 0.8)
+    net = fully_connected(net, 3, activation="softmax")
+    model = stackit.DNN(regression(net, optimizer=stackit.Momentum(0.05), metric=stackit.Top_k(2),
+                                   batch_size=16), seed=4, clip_gradients=1.0)
+    model.fit(x, y, n_epoch=1, verbose=0)
+    path = model.save(str(tmp_path / "whole"))
+
+    stackit.layers.reset_default_graph()
+    rebuilt = stackit.load_model(str(tmp_path / "whole"))
+
+    assert [type(layer) for layer in rebuilt.net.layers] == [type(layer)
+                                                             for layer in model.net.layers]
+    assert rebuilt.clip_gradients == 1.0 and rebuilt.epoch == 1
+    np.testing.assert_array_equal(rebuilt.predict(x), model.predict(x))
+    model.fit(x, y, n_epoch=1, verbose=0)  # both continue the same run
+    rebuilt.fit(x, y, n_epoch=1, verbose=0)
+    for left, right in zip(_leaves(model), _leaves(rebuilt), strict=True):
+        np.testing.assert_array_equal(left, right)
+    assert path.endswith(".npz")
+
+
+def test_load_model_explains_when_a_layer_cannot_be_described(tmp_path):
+    stackit.layers.reset_default_graph()
+    net = input_data(shape=[None, 4])
+    net = fully_connected(net, 3, activation=lambda v: v * 2)
+    model = stackit.DNN(regression(net, loss="mean_square"), seed=0)
+    model.save(str(tmp_path / "custom"))
+    with pytest.raises(CheckpointError, match=r"Build the network in code, then call "
+                                              r"model.load\("):
+        stackit.load_model(str(tmp_path / "custom.npz"))
