@@ -19,6 +19,7 @@ class StepPipeline:
 
     kind = "pipeline"
     _saved_steps: frozenset[str] = frozenset()
+    _steps: list[dict]  # set by each subclass's __init__
 
     @classmethod
     def _family(cls) -> tuple[type, ...]:
@@ -41,7 +42,7 @@ class StepPipeline:
             ValueError: For an unknown type or step name.
         """
         classes = {c.__name__: c for c in cls._family()}
-        target = classes.get(config.get("type"))
+        target = classes.get(config.get("type", ""))
         if target is None or not issubclass(target, cls):
             raise ValueError(f"Unknown {cls.kind} type {config.get('type')!r}. Expected one "
                              f"of: {', '.join(sorted(classes))}.")

@@ -42,7 +42,7 @@ def name_of(value: str | Callable | Any) -> str:
     return getattr(value, "__name__", type(value).__name__)
 
 
-_CONFIG_TYPES: dict[str, type] = {}
+_CONFIG_TYPES: dict[str, type[Any]] = {}
 
 
 def configurable(cls: type) -> type:

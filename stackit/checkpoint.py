@@ -89,7 +89,7 @@ def save(path: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **payload)
+            np.savez(handle, **payload)  # type: ignore[arg-type]  # stub: may hold allow_pickle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -351,7 +351,7 @@ def _run_host(steps: list, state: dict, chunk: Any) -> np.ndarray:
 def _mean_std(chunks, key: str, per_channel: bool) -> np.ndarray:
     """Mean or std (population) of all values, or per channel: float32 data, float64 sums,
     chunks merged with Chan et al.'s pairwise update."""
-    count, mean, m2 = 0, 0.0, 0.0
+    count, mean, m2 = 0, np.zeros(()), np.zeros(())  # float64 accumulators
     for chunk in chunks:  # as rows of values, one row per channel (or one row in all)
         rows = (np.ascontiguousarray(chunk.reshape(-1, chunk.shape[-1]).T) if per_channel
                 else chunk.reshape(1, -1))
@@ -425,10 +425,11 @@ def _sample_shape(input_shape: Sequence[int | None]) -> tuple[int, ...]:
     shape = tuple(input_shape)
     if shape and shape[0] is None:
         shape = shape[1:]
-    if any(not isinstance(d, (int, np.integer)) or d < 1 for d in shape):
+    dims = [d for d in shape if isinstance(d, (int, np.integer)) and d >= 1]
+    if len(dims) != len(shape):
         raise ValueError("input_shape must be the per-sample shape, positive ints without the "
                          f"batch axis. Received: input_shape={tuple(input_shape)}.")
-    return tuple(int(d) for d in shape)
+    return tuple(int(d) for d in dims)
 
 
 def _check_custom(func: Callable, shape: tuple) -> None:

@@ -102,8 +102,8 @@ def check_inputs(x: np.ndarray, expected: Shape, layer_name: str, role: str = "X
     elif len(got) != len(expected):
         hint = f" {role} has {len(got) + 1} dimensions, the input layer expects {len(want)}."
     else:
-        dims = [i + 1 for i, (g, e) in enumerate(zip(got, expected, strict=False)) if g != e]
-        hint = f" Dimension {dims[0]} differs ({got[dims[0] - 1]} vs {expected[dims[0] - 1]})."
+        axes = [i + 1 for i, (g, e) in enumerate(zip(got, expected, strict=False)) if g != e]
+        hint = f" Dimension {axes[0]} differs ({got[axes[0] - 1]} vs {expected[axes[0] - 1]})."
     raise ValueError(f"input_data {layer_name!r} expects {role} of shape {want}. "
                      f"Received: {role}.shape={x.shape}.{hint}")
 

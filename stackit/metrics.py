@@ -76,7 +76,7 @@ class Top_k(Metric):  # noqa: N801 - tflearn's class name
     """
 
     k: int = 1
-    name: str | None = None
+    name: str | None = None  # type: ignore[assignment]  # None: f"top{k}" (__post_init__)
 
     def __post_init__(self):
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:

@@ -15,7 +15,8 @@ from stackit import inputs, losses, model_io
 from stackit.callbacks.base import Callback, TrainingState
 from stackit.callbacks.progress import default_progress
 from stackit.config import default_seed
-from stackit.layers.base import Layer, ParamRef, Tensor
+from stackit.layers.base import Layer, ParamRef, Tensor, layer_name
+from stackit.layers.core import InputData
 from stackit.layers.estimator import Regression
 from stackit.network import Network
 from stackit.training import (
@@ -102,13 +103,30 @@ class DNN:
     def built(self) -> bool:
         return self.train_state is not None
 
+    def _built_state(self) -> TrainState:
+        """`train_state`, or the ValueError `build` gives when the input shape is unknown."""
+        if self.train_state is None:
+            raise _not_built_error()
+        return self.train_state
+
+    def _built_steps(self) -> Steps:
+        """`steps` (compiled with `train_state` by `build`), or the same ValueError."""
+        if self.steps is None:
+            raise _not_built_error()
+        return self.steps
+
+    def _input_layer(self) -> InputData:
+        """The input layer, which `build` declares when the network had none."""
+        if self.net.input_layer is None:
+            raise _not_built_error()
+        return self.net.input_layer
+
     def build(self, input_shape: Sequence[int] | None = None) -> None:
         """Creates the parameters. Needed only for Keras-style models without an input layer,
         and done automatically by the first `fit`/`predict`."""
         if self.net.input_layer is None:
             if input_shape is None:
-                raise ValueError("This model has no input_data layer; call build(input_shape) "
-                                 "or fit/predict once to set the per-sample input shape.")
+                raise _not_built_error()
             self.net.with_input_shape(tuple(input_shape))
         init_key, train_key = jax.random.split(jax.random.PRNGKey(self.seed))
         params, layer_state, self.rows = self.net.init(init_key)
@@ -120,10 +138,10 @@ class DNN:
         estimator = self.net.estimator
         tx = None
         if estimator is not None:
-            tx = build_optimizer(estimator, self.clip_gradients, self.train_state.params,
+            ts = self._built_state()
+            tx = build_optimizer(estimator, self.clip_gradients, ts.params,
                                  self.net.frozen_layers())
-            self.train_state = self.train_state._replace(
-                opt_state=tx.init(self.train_state.params))
+            self.train_state = ts._replace(opt_state=tx.init(ts.params))
         scan = not (jax.default_backend() == "cpu" and self.net.scan_slow_on_cpu)
         self.steps = Steps(self.net, estimator, tx, scan)
 
@@ -151,13 +169,13 @@ class DNN:
 
     # -- data ----------------------------------------------------------------------------------
     def _inputs(self, data, role: str = "X") -> np.ndarray:
-        name = self.net.input_layer.name if self.net.input_layer else "InputData"
+        name = layer_name(self.net.input_layer) if self.net.input_layer else "InputData"
         lazy = inputs.is_lazy(inputs.unwrap(data, name, role))
         x = inputs.unwrap(data, name, role) if lazy else inputs.as_array(data, name, role)
         if not self.built:
             self.build(x.shape[1:])
-        layer = self.net.input_layer
-        x = inputs.check_inputs(x, layer.shape, layer.name, role)
+        layer = self._input_layer()
+        x = inputs.check_inputs(x, layer.shape, layer_name(layer), role)
         if lazy:  # decoded batch by batch while training; never held in memory at once
             return x
         inputs.check_finite(x, role)
@@ -165,11 +183,12 @@ class DNN:
 
     def _targets(self, data, n: int, role: str = "Y") -> np.ndarray:
         estimator = self._estimator("fit")
-        y = inputs.as_array(data, estimator.name, role)
+        name = layer_name(estimator)
+        y = inputs.as_array(data, name, role)
         loss = losses.get(estimator.loss)
         y = inputs.check_targets(y, self.output_shape, categorical=loss.categorical,
                                  to_one_hot=estimator.to_one_hot, n_classes=estimator.n_classes,
-                                 estimator=estimator.name, role=role)
+                                 estimator=name, role=role)
         inputs.check_finite(y, role)
         if len(y) != n:
             raise ValueError(f"X and {role} must have the same number of samples. "
@@ -267,14 +286,15 @@ class DNN:
                 raise TypeError("callbacks must be stackit.callbacks.Callback instances. "
                                 f"Received: {callback!r}.")
         progress = default_progress(verbose)
-        metric = self.steps.metric
+        steps = self._built_steps()
+        metric = steps.metric
         state = TrainingState(
             n_epoch=n_epoch, start_epoch=self.epoch, steps_per_epoch=-(-len(x) // batch_size),
             n_samples=len(x), batch_size=batch_size, show_metric=show_metric, run_id=run_id,
             metric_name=getattr(metric, "name", None) if metric else None,
-            epoch=self.epoch, step=int(self.train_state.step), has_validation=val is not None)
+            epoch=self.epoch, step=int(self._built_state().step), has_validation=val is not None)
         shuffle = estimator.shuffle_batches if shuffle is None else shuffle
-        fit_loop(self, self.steps, (x, y), val, n_epoch=n_epoch, batch_size=batch_size,
+        fit_loop(self, steps, (x, y), val, n_epoch=n_epoch, batch_size=batch_size,
                  val_batch_size=val_batch_size, shuffle=shuffle,
                  callbacks=([progress] if progress else []) + list(callbacks), state=state,
                  snapshot_step=snapshot_step, snapshot_epoch=snapshot_epoch, rng=self.data_rng)
@@ -282,13 +302,14 @@ class DNN:
 
     def _fit_preprocessing(self, x: np.ndarray) -> None:
         """Computes the input layer's preprocessing statistics from the training data, once."""
-        layer = self.net.input_layer
+        layer = self._input_layer()
         prep = layer.data_preprocessing
         if prep is None or not prep.needs_fit or self.preprocessing_fitted:
             return
-        layer_state = dict(self.train_state.layer_state)
-        layer_state[layer.name] = {k: jnp.asarray(v) for k, v in prep.fit_state(x).items()}
-        self.train_state = self.train_state._replace(layer_state=layer_state)
+        ts = self._built_state()
+        layer_state = dict(ts.layer_state)
+        layer_state[layer_name(layer)] = {k: jnp.asarray(v) for k, v in prep.fit_state(x).items()}
+        self.train_state = ts._replace(layer_state=layer_state)
         self.preprocessing_fitted = True
 
     def evaluate(self, X, Y, batch_size: int = 128) -> list[float]:
@@ -299,17 +320,18 @@ class DNN:
         _check_positive_int("batch_size", batch_size)
         x = self._inputs(X)
         y = self._targets(Y, len(x))
-        ts = self.train_state
-        loss, value = evaluate_arrays(self.steps, ts.params, ts.layer_state,
+        ts = self._built_state()
+        loss, value = evaluate_arrays(self._built_steps(), ts.params, ts.layer_state,
                                       DeviceData(x, y, Placement(batch_size)), len(x), batch_size)
+        assert loss is not None  # _targets refuses an empty Y, so len(x) >= 1
         return [value if value is not None else loss]
 
     def predict(self, X, batch_size: int = 128) -> np.ndarray:
         """Network outputs for X (probabilities for a softmax output)."""
         _check_positive_int("batch_size", batch_size)
         x = self._inputs(X)
-        ts = self.train_state
-        return predict_arrays(self.steps, ts.params, ts.layer_state, x, batch_size)
+        ts = self._built_state()
+        return predict_arrays(self._built_steps(), ts.params, ts.layer_state, x, batch_size)
 
     def predict_label(self, X, batch_size: int = 128) -> np.ndarray:
         """Class indices sorted from most to least likely, per sample (tflearn's form)."""
@@ -327,7 +349,7 @@ class DNN:
         if not isinstance(ref, ParamRef):
             raise TypeError("Expected a parameter handle such as `dense.W` or "
                             "'FullyConnected/W'. Received: " + repr(ref))
-        found = dict(_param_paths(self.train_state.params if self.built else {}))
+        found = dict(_param_paths(self.train_state.params if self.train_state is not None else {}))
         path = found.get((ref.layer, ref.param))
         if path is None:
             known = [f"{layer}/{param}" for layer, param in found]
@@ -337,8 +359,9 @@ class DNN:
 
     def get_weights(self, weight_tensor) -> np.ndarray:
         """The current value of a parameter, e.g. `model.get_weights(dense.W)`."""
-        value = self.train_state.params
-        for key in self._ref(weight_tensor):
+        path = self._ref(weight_tensor)  # refuses a model that is not built
+        value = self._built_state().params
+        for key in path:
             value = value[key]
         return np.asarray(value)
 
@@ -356,8 +379,8 @@ class DNN:
                 return jnp.asarray(new)
             return {**tree, keys[0]: replace(tree[keys[0]], keys[1:])}
 
-        params = replace(self.train_state.params, path)
-        self.train_state = self.train_state._replace(params=params)
+        ts = self._built_state()
+        self.train_state = ts._replace(params=replace(ts.params, path))
 
     # -- inspection ----------------------------------------------------------------------------
     def summary(self, console=None) -> None:
@@ -405,6 +428,11 @@ class Sequential(DNN):
             raise TypeError(f"Sequential expects a list of layers. Received: "
                             f"{type(layers).__name__}.")
         super().__init__(list(layers), **kwargs)
+
+
+def _not_built_error() -> ValueError:
+    return ValueError("This model has no input_data layer; call build(input_shape) "
+                      "or fit/predict once to set the per-sample input shape.")
 
 
 def _alias(name: str, value, alias: str, alias_value, default):

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from stackit import activations
-from stackit.layers.base import Layer, Shape
+from stackit.layers.base import Layer, Shape, layer_name
 from stackit.layers.core import InputData
 from stackit.layers.estimator import Regression
 from stackit.losses import Loss
@@ -38,7 +38,7 @@ class Network:
             if not isinstance(layer, Layer):
                 raise TypeError(f"Expected layer descriptors (e.g. stackit.layers.Dense(10)). "
                                 f"Received: layers[{i}]={layer!r}.")
-        names = [layer.name for layer in layers]
+        names = [layer_name(layer) for layer in layers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"Layer names must be unique within a model; they key the saved "
@@ -85,7 +85,9 @@ class Network:
         if wanted is None or act is None:
             return
         if activations.get(act) is activations.get(wanted):
-            self.logits_layers = [*self.body[:-1], dataclasses.replace(last, activation="linear")]
+            # `last` has an `activation` field (found above); the Layer base declares none
+            linear = dataclasses.replace(last, activation="linear")  # type: ignore[call-arg]
+            self.logits_layers = [*self.body[:-1], linear]
             self.output_activation = activations.get(wanted)
 
     def apply(self, params: dict, state: dict, x: jax.Array, *, training: bool,
@@ -122,7 +124,7 @@ class Network:
 
     def frozen_layers(self) -> set[str]:
         """Names of layers created with `trainable=False`."""
-        return {layer.name for layer in self.all_layers()
+        return {layer_name(layer) for layer in self.all_layers()
                 if getattr(layer, "trainable", True) is False}
 
     @property

@@ -56,11 +56,11 @@ class Optimizer:
     def schedule(self) -> optax.Schedule | float:
         """The learning rate, or TensorFlow's `exponential_decay` when `lr_decay` is set:
         `learning_rate * lr_decay ** (step / decay_step)` (integer division if `staircase`)."""
-        lr_decay = getattr(self, "lr_decay", 0.0)
+        lr_decay = getattr(self, "lr_decay", 0.0)  # the decay fields belong to subclasses
         if not lr_decay:
             return self.learning_rate
-        return optax.exponential_decay(self.learning_rate, self.decay_step, lr_decay,
-                                       staircase=self.staircase)
+        return optax.exponential_decay(self.learning_rate, getattr(self, "decay_step", 100),
+                                       lr_decay, staircase=getattr(self, "staircase", False))
 
     def transformation(self, learning_rate) -> optax.GradientTransformation:
         """The optax transformation for a learning rate (a number or a schedule)."""
@@ -139,7 +139,7 @@ class Nesterov(Momentum):
 class ScaleByTFAdamState(NamedTuple):
     """Adam's step count and first/second moment estimates."""
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's states do
     mu: Any
     nu: Any
 

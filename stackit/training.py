@@ -83,7 +83,7 @@ class Steps:
 
     # -- pure pieces ---------------------------------------------------------------------------
     def new_accumulators(self) -> dict:
-        acc = {"loss": jnp.zeros(()), "count": jnp.zeros(()),
+        acc: dict[str, Any] = {"loss": jnp.zeros(()), "count": jnp.zeros(()),
                "nan_step": jnp.full((), -1, jnp.int32)}
         if self.metric is not None:
             acc["metric"] = self.metric.init()
@@ -276,8 +276,9 @@ def _read(acc: dict, metric) -> tuple[float | None, float | None, int]:
 
 
 def evaluate_arrays(steps: Steps, params, layer_state, data: DeviceData, n: int,
-                    batch_size: int) -> tuple[float, float | None]:
-    """Mean loss and metric over `n` samples, in padded batches (no recompilation)."""
+                    batch_size: int) -> tuple[float | None, float | None]:
+    """Mean loss and metric over `n` samples, in padded batches (no recompilation); both are
+    None when `n` is 0."""
     chunks, per_chunk = chunk_plan(n, batch_size, STEPS_PER_CHUNK)
     acc = steps.new_accumulators()
     for idx in batch_indices(np.arange(n), batch_size, chunks, per_chunk):
@@ -375,8 +376,8 @@ def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
                 done = c + 1
                 before, host_step = host_step, host_step + int(np.any(idx >= 0, axis=1).sum())
                 now = time.perf_counter()
-                crossed = bool(snapshot_step) and (host_step // snapshot_step
-                                                   > before // snapshot_step)
+                crossed = bool(snapshot_step and (host_step // snapshot_step
+                                                  > before // snapshot_step))
                 if now - last >= REFRESH_SECONDS or c == chunks - 1 or crossed:
                     last = now
                     refresh(acc, start, done * per_chunk, rate_from)

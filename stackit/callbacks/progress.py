@@ -10,6 +10,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -59,7 +60,7 @@ class ProgressBar(Callback):
     def __init__(self, console: Console | None = None):
         self.console = console or Console()
         self.progress: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
 
     def _stats(self, state: TrainingState) -> str:
         text = f"loss {_fmt(state.loss_value)}"
@@ -78,16 +79,24 @@ class ProgressBar(Callback):
             TimeRemainingColumn(), console=self.console, transient=False)
         self.progress.start()
 
+    def _live(self) -> Progress:
+        assert self.progress is not None  # started by on_train_begin
+        return self.progress
+
+    def _update(self, completed: int, state: TrainingState) -> None:
+        assert self.task is not None  # added by on_epoch_begin
+        self._live().update(self.task, completed=completed, stats=self._stats(state))
+
     def on_epoch_begin(self, state: TrainingState) -> None:
-        self.task = self.progress.add_task(
+        self.task = self._live().add_task(
             "train", total=state.steps_per_epoch, epoch=f"{state.epoch}/{state.last_epoch}",
             stats="compiling…" if state.epoch == state.start_epoch + 1 else "")
 
     def on_batch_end(self, state: TrainingState) -> None:
-        self.progress.update(self.task, completed=state.step_in_epoch, stats=self._stats(state))
+        self._update(state.step_in_epoch, state)
 
     def on_epoch_end(self, state: TrainingState) -> None:
-        self.progress.update(self.task, completed=state.steps_per_epoch, stats=self._stats(state))
+        self._update(state.steps_per_epoch, state)
 
     def on_train_end(self, state: TrainingState) -> None:
         if self.progress is not None:

@@ -68,6 +68,7 @@ class CSVLogger(Callback):
         if self._writer is None:
             self._writer = self._open(list(row))
         self._writer.writerow(row)
+        assert self._file is not None  # opened by _open together with the writer
         self._file.flush()
 
     def on_train_end(self, state: TrainingState) -> None:

@@ -39,7 +39,7 @@ class Preloader:
 
     def __init__(
         self,
-        array: Sequence[Any],
+        array: Sequence[Any] | np.ndarray,
         function: Callable[[Any], np.ndarray],
         item_shape: tuple[int, ...],
         dtype: Any = np.float32,
@@ -169,7 +169,10 @@ class LabelPreloader(Preloader):
     """
 
     def __init__(
-        self, array: Sequence[Any], n_class: int | None = None, categorical_label: bool = True
+        self,
+        array: Sequence[Any] | np.ndarray,
+        n_class: int | None = None,
+        categorical_label: bool = True,
     ) -> None:
         self.labels = np.asarray(array)
         self.n_class = n_class

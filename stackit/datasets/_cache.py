@@ -30,7 +30,7 @@ def write_npz(path: Path, **arrays: np.ndarray) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # stub: **arrays may hold allow_pickle
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

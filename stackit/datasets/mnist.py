@@ -133,5 +133,7 @@ def load_sample(one_hot: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """
     ref = resources.files("stackit.datasets").joinpath(SAMPLE_FILE)
     with resources.as_file(ref) as path, np.load(path, allow_pickle=False) as data:
-        parts = [data[k] for k in ("x_train", "y_train", "x_test", "y_test")]
-    return as_tflearn_layout(*parts, one_hot=one_hot, source=SAMPLE_FILE)
+        x_train, y_train = data["x_train"], data["y_train"]
+        x_test, y_test = data["x_test"], data["y_test"]
+    return as_tflearn_layout(x_train, y_train, x_test, y_test, one_hot=one_hot,
+                             source=SAMPLE_FILE)

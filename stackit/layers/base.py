@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, cast
 
 import jax
 import jax.numpy as jnp
@@ -43,6 +43,23 @@ def reset_default_graph() -> None:
     """Restarts default layer naming, so the next model's layers are named `Conv2D`, ... again."""
     _NAME_COUNTS.clear()
     _PARAM_NAMES.clear()
+
+
+def layer_name(layer: Layer) -> str:
+    """`layer.name`, which `Layer.__post_init__` always sets (the field is None only as an
+    argument, meaning "pick a unique default name")."""
+    assert layer.name is not None
+    return layer.name
+
+
+class _WeightArgs(Protocol):
+    """The hyperparameter fields of layers with weights (Dense, Conv2D)."""
+
+    activation: Any
+    weights_init: Any
+    bias_init: Any
+    regularizer: Any
+    weight_decay: float
 
 
 def param_names(name: str) -> tuple[str, ...] | None:
@@ -102,11 +119,12 @@ class Layer:
     def check_weight_args(self) -> None:
         """Resolves `activation`, `weights_init`, `bias_init` and `regularizer` (the fields of
         layers with weights), so an unknown name fails when the layer is created."""
-        activations.get(self.activation)
-        initializations.get(self.weights_init)
-        initializations.get(self.bias_init)
-        if self.regularizer is not None:
-            regularizers.get(self.regularizer)
+        layer = cast(_WeightArgs, self)
+        activations.get(layer.activation)
+        initializations.get(layer.weights_init)
+        initializations.get(layer.bias_init)
+        if layer.regularizer is not None:
+            regularizers.get(layer.regularizer)
 
     def penalty(self, params: dict) -> jax.Array | float:
         """The weight-decay term this layer adds to the loss: `regularizer(W, weight_decay)` for
@@ -114,7 +132,7 @@ class Layer:
         regularizer = getattr(self, "regularizer", None)
         if regularizer is None:
             return 0.0
-        return regularizers.get(regularizer)(params["W"], self.weight_decay)
+        return regularizers.get(regularizer)(params["W"], cast(_WeightArgs, self).weight_decay)
 
     # -- helpers for subclasses ----------------------------------------------------------------
     def error(self, message: str, **received: Any) -> ValueError:
@@ -209,14 +227,14 @@ class Tensor:
             return params, state
 
         params, _ = jax.eval_shape(trace, jax.random.PRNGKey(0))
-        self.shape = TensorShape((None, *found["shape"]))
+        self.shape: TensorShape = TensorShape((None, *found["shape"]))
         self.param_shapes = {k: tuple(v.shape) for k, v in params.items()
                              if hasattr(v, "shape")}  # composites nest their layers' params
-        _PARAM_NAMES[layer.name] = tuple(self.param_shapes)
+        _PARAM_NAMES[layer_name(layer)] = tuple(self.param_shapes)
 
     @property
     def name(self) -> str:
-        return self.layer.name
+        return layer_name(self.layer)
 
     def get_shape(self) -> TensorShape:
         """The output shape, batch axis first, as tflearn's `get_shape()`."""
@@ -224,7 +242,8 @@ class Tensor:
 
     def chain(self) -> list[Layer]:
         """The layers from the network's input up to this tensor, in order."""
-        layers, node = [], self
+        layers: list[Layer] = []
+        node: Tensor | None = self
         while node is not None:
             layers.append(node.layer)
             node = node.parent
@@ -233,7 +252,7 @@ class Tensor:
     def __getattr__(self, attr: str) -> ParamRef:
         shapes = self.__dict__.get("param_shapes", {})
         if attr in shapes:
-            return ParamRef(self.layer.name, attr)
+            return ParamRef(self.name, attr)
         raise AttributeError(f"{type(self.layer).__name__} {self.layer.name!r} has no attribute "
                              f"{attr!r} (parameters: {sorted(shapes) or 'none'}).")
 

@@ -36,7 +36,7 @@ def _pair(value, what: str, layer: Layer) -> tuple[int, int]:
     return value
 
 
-def _check_padding(layer: Layer) -> None:
+def _check_padding(layer: Conv2D | _Pool2D) -> None:
     if not isinstance(layer.padding, str) or layer.padding.lower() not in _PADDINGS:
         raise layer.error(f"padding must be one of {_PADDINGS}.", padding=layer.padding)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +23,10 @@ from stackit.layers.base import (
     channels_last,
     flat_size,
 )
+
+if TYPE_CHECKING:
+    from stackit.data_augmentation import DataAugmentation
+    from stackit.data_preprocessing import DataPreprocessing
 
 __all__ = [
     "InputData", "Dense", "Dropout", "Activation", "Flatten", "Reshape", "SingleUnit",
@@ -48,8 +53,8 @@ class InputData(Layer):
 
     shape: tuple = ()
     dtype: str = "float32"
-    data_preprocessing: object = None
-    data_augmentation: object = None
+    data_preprocessing: DataPreprocessing | None = None
+    data_augmentation: DataAugmentation | None = None
     default_name = "InputData"
     fn_name = "input_data"
 

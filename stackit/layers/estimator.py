@@ -32,7 +32,7 @@ class Regression(Layer):
 
     optimizer: object = "adam"
     loss: str | Callable = "categorical_crossentropy"
-    metric: object = "default"
+    metric: str | metrics.Metric | Callable | None = "default"
     learning_rate: float = 0.001
     batch_size: int = 64
     shuffle_batches: bool = True

@@ -9,7 +9,7 @@ name (`params['Merge']['FullyConnected_1']['W']`); handles such as `branch.W` st
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -19,8 +19,9 @@ from stackit.layers.base import Layer, Shape, Tensor
 __all__ = ["Merge", "merge"]
 
 _ELEMENTWISE = ("elemwise_sum", "elemwise_mul")
-_REDUCING = {"sum": jnp.sum, "mean": jnp.mean, "prod": jnp.prod, "max": jnp.max, "min": jnp.min,
-             "and": jnp.all, "or": jnp.any}
+_REDUCING: dict[str, Callable[..., jax.Array]] = {
+    "sum": jnp.sum, "mean": jnp.mean, "prod": jnp.prod, "max": jnp.max, "min": jnp.min,
+    "and": jnp.all, "or": jnp.any}
 MODES = ("concat", *_ELEMENTWISE, *_REDUCING)
 
 
@@ -173,7 +174,8 @@ def merge(tensors_list: Sequence[Tensor], mode: str, axis: int = 1,
 
 
 def _nodes(tensor: Tensor) -> list[Tensor]:
-    nodes, node = [], tensor
+    nodes: list[Tensor] = []
+    node: Tensor | None = tensor
     while node is not None:
         nodes.append(node)
         node = node.parent
