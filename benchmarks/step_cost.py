@@ -1,6 +1,6 @@
 """Cost of one compiled training step of the MLP 784-256-256-10: stackit vs hand-written JAX.
 
-    python benchmarks/step_cost.py [--rounds 40] [--variants ref,stackit,stackit-cond]
+    python benchmarks/step_cost.py [--rounds 40] [--variants ref,stackit,stackit-step]
 
 A diagnostic, not the headline benchmark (that is mlp_vs_jax.py). It times blocks of 32 steps,
 with no input checks, epochs or metric read-backs around them, many times and interleaved, and
@@ -13,17 +13,16 @@ Variants:
   jax-scan       the same step in a `lax.scan` over 32 steps (one dispatch per 32 steps)
   stackit        stackit's `train_chunk` as built by `DNN` (scan of STEPS_PER_CHUNK on dense nets)
   stackit-step   stackit's `train_chunk` with one step per dispatch (as it runs conv nets on CPU)
-  stackit-cond   `stackit` with the NaN/skip guard done by `lax.cond` around the optimizer update
-                 instead of `jnp.where` over params and optimizer state (the proposed fix, patched
-                 in here; drop this variant once stackit has it)
-  stackit-cond-step  both of the above
+
+On CPU stackit skips non-finite or padding-only steps with a `lax.cond` whose false branch
+passes the state through; its copies column should read 0.00 MB (a `jnp.where` guard copied
+every optimizer moment each step).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import inspect
 import re
 import statistics
 import sys
@@ -41,7 +40,6 @@ import _common  # noqa: E402
 import mlp_vs_jax  # noqa: E402
 
 import stackit.network  # noqa: E402
-import stackit.training as training  # noqa: E402
 
 B, K = 128, 32
 
@@ -71,48 +69,6 @@ def copy_bytes(compiled_text: str, steps_per_call: int = 1) -> tuple[int, int]:
         per = 1.0 if computation in loop else 1.0 / steps_per_call
         n, size = n + per, size + per * count * max(bits // 8, 1)
     return round(n), int(size)
-
-
-def cond_guard_train_step(self, carry, x, y, mask):
-    """stackit's `Steps._train_step` with the NaN/skip guard as a `lax.cond` (proposed fix).
-
-    A copy of stackit's step as of this writing, with only the guard changed; if stackit's step
-    changes, update this copy (or drop it once stackit has the fix).
-    """
-    ts, acc = carry
-    key, step_key = jax.random.split(ts.key)
-
-    # stackit's _forward gained a `mask` argument at some point; follow whichever is there.
-    extra = (mask,) if "mask" in inspect.signature(self._forward).parameters else ()
-
-    def objective(params):
-        pred, y1, per_sample, new_state = self._forward(params, ts.layer_state, x, y, *extra,
-                                                        training=True, key=step_key)
-        data_loss = jnp.sum(per_sample * mask) / jnp.maximum(jnp.sum(mask), 1.0)
-        return data_loss + self.net.penalty(params), (pred, y1, per_sample, new_state)
-
-    (total, (pred, y1, per_sample, new_state)), grads = jax.value_and_grad(
-        objective, has_aux=True)(ts.params)
-    real, finite = jnp.sum(mask) > 0, jnp.isfinite(total)
-    ok = real & finite
-
-    def update(operands):
-        grads, params, opt_state, _, new_state = operands
-        updates, opt_state = self.tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, new_state
-
-    def skip(operands):
-        _, params, opt_state, layer_state, _ = operands
-        return params, opt_state, layer_state
-
-    params, opt_state, layer_state = lax.cond(
-        ok, update, skip, (grads, ts.params, ts.opt_state, ts.layer_state, new_state))
-    new_ts = training.TrainState(params, layer_state, opt_state, ts.step + ok.astype(jnp.int32),
-                                 key)
-    acc = self._accumulate(acc, pred, y1, per_sample, mask, finite)
-    first_bad = (acc["nan_step"] < 0) & real & ~finite
-    acc["nan_step"] = jnp.where(first_bad, ts.step + 1, acc["nan_step"])
-    return new_ts, acc
 
 
 def make_variants(names, x, y):
@@ -161,16 +117,12 @@ def make_variants(names, x, y):
 
             copies[name] = copy_bytes(chunk.lower(box[0], xs, ys, idx).compile().as_text(), K)
         elif name.startswith("stackit"):
-            original_step = training.Steps._train_step
             original_slow = stackit.network.Network.scan_slow_on_cpu
-            if "cond" in name:
-                training.Steps._train_step = cond_guard_train_step
             if name.endswith("step"):
                 stackit.network.Network.scan_slow_on_cpu = property(lambda self: True)
             try:
                 model = mlp_vs_jax.stackit_mlp(B, 0)
             finally:
-                training.Steps._train_step = original_step
                 stackit.network.Network.scan_slow_on_cpu = original_slow
             steps = model.steps
             per = K if steps.scan else 1
@@ -195,8 +147,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40, help="timed blocks of 32 steps per "
                         "variant (default 40)")
-    parser.add_argument("--variants", default="ref,jax-scan,stackit,stackit-cond,stackit-step,"
-                        "stackit-cond-step", help="comma-separated (default: all)")
+    parser.add_argument("--variants", default="ref,jax-scan,stackit,stackit-step",
+                        help="comma-separated (default: all)")
     args = parser.parse_args()
     x, y, source = _common.mnist_like(60_000)
     print(f"== one training step, MLP 784-256-256-10, batch {B}, adam | jax {jax.__version__}, "
