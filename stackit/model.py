@@ -28,6 +28,7 @@ from stackit.training import (
     evaluate_arrays,
     fit_loop,
     predict_arrays,
+    train_batch,
 )
 
 __all__ = ["DNN", "Model", "Sequential", "History"]
@@ -311,6 +312,27 @@ class DNN:
         layer_state[layer_name(layer)] = {k: jnp.asarray(v) for k, v in prep.fit_state(x).items()}
         self.train_state = ts._replace(layer_state=layer_state)
         self.preprocessing_fitted = True
+
+    def fit_batch(self, X_inputs, Y_targets) -> float:
+        """One optimizer step on (X, Y) taken as a single batch (tflearn's `fit_batch`), for
+        custom training loops. Returns the batch's mean loss.
+
+        Raises:
+            ValueError: For data that does not fit the network (as `fit`).
+            NonFiniteLossError: If the loss is NaN or infinite (the step is skipped).
+        """
+        x = self._inputs(X_inputs)
+        y = self._targets(Y_targets, len(x))
+        if inputs.is_lazy(x):
+            x = np.asarray(x)
+        self._fit_preprocessing(x)
+        return train_batch(self, self._built_steps(), x, y)
+
+    def get_train_vars(self) -> list[ParamRef]:
+        """Handles on every trainable parameter (tflearn's `get_train_vars`)."""
+        frozen = self.net.frozen_layers()
+        return [ParamRef(layer, param) for (layer, param), _ in
+                _param_paths(self._built_state().params) if layer not in frozen]
 
     def evaluate(self, X, Y, batch_size: int = 128) -> list[float]:
         """The metric over (X, Y), as a one-element list (tflearn's form).

@@ -25,7 +25,8 @@ from stackit.callbacks.base import Callback, TrainingState
 from stackit.layers.estimator import Regression
 from stackit.network import Network
 
-__all__ = ["TrainState", "Steps", "fit_loop", "evaluate_arrays", "predict_arrays"]
+__all__ = ["TrainState", "Steps", "fit_loop", "train_batch", "evaluate_arrays",
+           "predict_arrays"]
 
 # Data larger than this stays on the host and is sent one chunk at a time.
 DEVICE_DATA_LIMIT_BYTES = 2 << 30
@@ -305,6 +306,27 @@ class NonFiniteLossError(FloatingPointError):
     """Raised when the training loss becomes NaN or infinite."""
 
 
+def _stop_on_nan(nan_step: int, where: str = "") -> None:
+    if nan_step >= 0:
+        raise NonFiniteLossError(
+            f"The training loss became NaN or infinite at step {nan_step}{where}; training "
+            f"stopped and the parameters from the step before are kept. Lower the learning "
+            f"rate, check X and Y, or set DNN(clip_gradients=...).")
+
+
+def train_batch(model, steps: Steps, x: np.ndarray, y: np.ndarray) -> float:
+    """One optimizer step on all of (x, y) as a single batch; returns its mean loss."""
+    placement = Placement(len(x))
+    model.train_state = placement.replicate(unaliased(model.train_state))
+    xs, ys, rows = DeviceData(x, y, placement).chunk(np.arange(len(x), dtype=np.int32)[None])
+    model.train_state, acc = steps.train_chunk(
+        (model.train_state, unaliased(steps.new_accumulators())), xs, ys, rows)
+    loss, _, nan_step = _read(acc, steps.metric)
+    _stop_on_nan(nan_step)
+    assert loss is not None  # x is never empty: the model refuses empty data first
+    return loss
+
+
 def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
              val: tuple[np.ndarray, np.ndarray] | None, *, n_epoch: int, batch_size: int,
              val_batch_size: int, shuffle: bool, callbacks: Sequence[Callback],
@@ -335,11 +357,7 @@ def fit_loop(model, steps: Steps, train: tuple[np.ndarray, np.ndarray],
 
     def refresh(acc, start, done_steps, rate_from):
         loss, value, nan_step = _read(acc, steps.metric)
-        if nan_step >= 0:
-            raise NonFiniteLossError(
-                f"The training loss became NaN or infinite at step {nan_step} (epoch "
-                f"{state.epoch}); training stopped and the parameters from the step before are "
-                f"kept. Lower the learning rate, check X and Y, or set DNN(clip_gradients=...).")
+        _stop_on_nan(nan_step, f" (epoch {state.epoch})")
         state.loss_value, state.acc_value = loss, value
         state.step = int(model.train_state.step)
         state.step_in_epoch = min(done_steps, state.steps_per_epoch)

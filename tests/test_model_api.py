@@ -226,3 +226,34 @@ def test_summary_of_an_unbuilt_keras_model_asks_for_the_input_shape():
     console = Console(record=True, width=120)
     model.summary(console=console)
     assert " 18 " in console.export_text()  # 5 * 3 + 3
+
+
+def test_fit_batch_takes_one_step_like_fit_over_one_full_batch():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 5)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 24)]
+
+    def build():
+        stackit.layers.reset_default_graph()
+        net = stackit.input_data(shape=[None, 5])
+        net = stackit.fully_connected(net, 6, activation="relu")
+        frozen = stackit.fully_connected(net, 4, trainable=False)
+        net = stackit.fully_connected(frozen, 3, activation="softmax")
+        return stackit.DNN(stackit.regression(net, optimizer=stackit.SGD(0.5)), seed=2)
+
+    stepped, fitted = build(), build()
+    loss = stepped.fit_batch(x, y)
+    history = fitted.fit(x, y, n_epoch=1, batch_size=24, shuffle=False, verbose=0)
+
+    assert loss == pytest.approx(history.history["loss"][0], rel=1e-6)
+    for name in ("FullyConnected/W", "FullyConnected_1/W", "FullyConnected_2/b"):
+        np.testing.assert_allclose(stepped.get_weights(name), fitted.get_weights(name),
+                                   rtol=1e-6)
+    assert int(stepped.train_state.step) == 1 and stepped.epoch == 0
+    assert stepped.get_train_vars() == [stackit.layers.ParamRef(layer, param)
+                                        for layer in ("FullyConnected", "FullyConnected_2")
+                                        for param in ("W", "b")]
+    stepped.set_weights("FullyConnected_2/W", np.full((4, 3), np.inf, np.float32))
+    with pytest.raises(stackit.NonFiniteLossError, match="step 2"):
+        stepped.fit_batch(x, y)
+    assert int(stepped.train_state.step) == 1  # the non-finite step was skipped
