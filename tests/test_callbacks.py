@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+from helpers import classification_data
 
 import stackit
 from stackit.callbacks import Callback, TrainingState
@@ -20,9 +21,8 @@ def _fresh_graph():
 
 
 def _data(n, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 4)).astype(np.float32)
-    return x, np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]
+    x, _, y = classification_data(n, 4, 3, seed)
+    return x, y
 
 
 def _model():

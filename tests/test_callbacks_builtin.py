@@ -11,6 +11,7 @@ import os
 import jax
 import numpy as np
 import pytest
+from helpers import classification_data
 
 import stackit
 from stackit.callbacks import (
@@ -36,9 +37,8 @@ def _fresh_graph():
 
 
 def _data(n, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 4)).astype(np.float32)
-    return x, np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]
+    x, _, y = classification_data(n, 4, 3, seed)
+    return x, y
 
 
 TRAIN, VAL = _data(N_TRAIN), _data(20, seed=1)

@@ -3,6 +3,7 @@
 import jax
 import numpy as np
 import pytest
+from helpers import classification_data, mlp
 
 import stackit
 from stackit.data_utils import to_categorical
@@ -27,20 +28,6 @@ def _fresh_graph():
     stackit.init_graph(seed=None)
 
 
-def _mlp(n_in, n_hidden, n_out, *, activation="relu", **regression_kwargs):
-    net = input_data(shape=[None, n_in])
-    hidden = fully_connected(net, n_hidden, activation=activation)
-    out = fully_connected(hidden, n_out, activation="softmax")
-    return hidden, out, regression(out, **regression_kwargs)
-
-
-def _classification_data(n, n_in, n_classes, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, n_in)).astype(np.float32)
-    labels = rng.integers(0, n_classes, n)
-    return x, labels, np.eye(n_classes, dtype=np.float32)[labels]
-
-
 # ------------------------------------------------------------------------------ training works
 
 
@@ -52,7 +39,7 @@ def test_mlp_learns_digits():
     order = np.random.default_rng(0).permutation(len(x))
     x, labels = x[order], digits.target[order]
     y = to_categorical(labels, 10)
-    _, _, reg = _mlp(64, 64, 10, optimizer="adam", learning_rate=0.01, batch_size=64)
+    _, _, reg = mlp(64, 64, 10, optimizer="adam", learning_rate=0.01, batch_size=64)
     model = stackit.DNN(reg, seed=0)
 
     model.fit(x[:1400], y[:1400], n_epoch=8, verbose=0)
@@ -98,7 +85,7 @@ def _dropout_model(seed):
 
 
 def test_same_seed_trains_identically_and_different_seed_differs():
-    x, _, y = _classification_data(80, 6, 3, seed=3)
+    x, _, y = classification_data(80, 6, 3, seed=3)
 
     first, handles = _dropout_model(seed=3)
     h1 = first.fit(x, y, n_epoch=2, shuffle=True, show_metric=True, verbose=0)

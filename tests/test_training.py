@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import classification_data, mlp
 
 import stackit
 from stackit.layers import batch_normalization, fully_connected, input_data, regression
@@ -24,20 +25,6 @@ def _softmax(z):
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
-
-
-def _mlp(n_in, n_hidden, n_out, *, activation="relu", **regression_kwargs):
-    net = input_data(shape=[None, n_in])
-    hidden = fully_connected(net, n_hidden, activation=activation)
-    out = fully_connected(hidden, n_out, activation="softmax")
-    return hidden, out, regression(out, **regression_kwargs)
-
-
-def _classification_data(n, n_in, n_classes, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, n_in)).astype(np.float32)
-    labels = rng.integers(0, n_classes, n)
-    return x, labels, np.eye(n_classes, dtype=np.float32)[labels]
 
 
 # ------------------------------------------------------------------------------ batching
@@ -65,9 +52,9 @@ def test_batch_indices_cover_every_sample_once_in_order(n, batch_size, per_dispa
 
 
 def test_padded_last_batch_compiles_once_and_weights_every_sample_equally():
-    x, labels, y = _classification_data(1001, 6, 3)
-    hidden, out, reg = _mlp(6, 8, 3, optimizer=stackit.SGD(0.0),
-                            loss="categorical_crossentropy", batch_size=64)
+    x, labels, y = classification_data(1001, 6, 3)
+    hidden, out, reg = mlp(6, 8, 3, optimizer=stackit.SGD(0.0),
+                           loss="categorical_crossentropy", batch_size=64)
     model = stackit.DNN(reg, seed=1)
 
     history = model.fit(x, y, n_epoch=2, batch_size=64, shuffle=True, show_metric=True,
@@ -91,7 +78,7 @@ def test_batch_norm_statistics_ignore_the_padding_of_the_last_batch():
     # 100 samples in batches of 64: the second batch holds 36 real samples and 28 padding rows.
     # Batch normalization must compute its batch statistics over the 36 real samples only,
     # otherwise the padding biases the loss and the moving averages.
-    x, labels, y = _classification_data(100, 4, 3, seed=1)
+    x, labels, y = classification_data(100, 4, 3, seed=1)
     net = input_data(shape=[None, 4])
     dense = fully_connected(net, 5)
     bn = batch_normalization(dense)
@@ -126,9 +113,9 @@ def test_batch_norm_statistics_ignore_the_padding_of_the_last_batch():
 def test_fit_matches_a_hand_written_optax_loop(clip):
     # 70 samples in batches of 32: steps of 32, 32 and 6 samples, each the mean over its real
     # samples; with clip > 0 the global gradient norm is clipped first (it is, at 0.05).
-    x, _, y = _classification_data(70, 5, 3, seed=2)
-    hidden, out, reg = _mlp(5, 8, 3, activation="tanh", optimizer=stackit.SGD(0.3),
-                            batch_size=32)
+    x, _, y = classification_data(70, 5, 3, seed=2)
+    hidden, out, reg = mlp(5, 8, 3, activation="tanh", optimizer=stackit.SGD(0.3),
+                           batch_size=32)
     model = stackit.DNN(reg, clip_gradients=clip, seed=0)
     rng = np.random.default_rng(5)
     init = {"W1": rng.normal(0, 0.5, (5, 8)), "b1": rng.normal(0, 0.1, 8),
