@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
 import stackit  # noqa: E402
-import stackit.training  # noqa: E402
+import stackit.engine.loop  # noqa: E402
 from stackit.callbacks.base import Callback  # noqa: E402
 
 SAMPLE_PATH = ROOT / "stackit" / "datasets" / "mnist_sample.npz"
@@ -245,7 +245,7 @@ def run_comparison(title: str, args: argparse.Namespace, source: str,
           f"(ratio {med['fit_cpu'] / med['ref_cpu']:.3f})")
     steps = ours.model.steps
     scan = getattr(steps, "scan", None)
-    per_chunk = stackit.training.STEPS_PER_CHUNK if scan else 1
+    per_chunk = stackit.engine.loop.STEPS_PER_CHUNK if scan else 1
     cache_size = getattr(steps.train_chunk, "_cache_size", lambda: "?")()
     print(f"  stackit: scan={scan}, {per_chunk} step(s) per dispatch, train_chunk compiled "
           f"{cache_size} time(s) (1 = no recompilation); fit() time outside its epochs (input "

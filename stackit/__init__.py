@@ -27,8 +27,10 @@ from stackit import (
 from stackit.config import init_graph
 from stackit.data_augmentation import DataAugmentation, ImageAugmentation
 from stackit.data_preprocessing import DataPreprocessing, ImagePreprocessing
+from stackit.engine import NonFiniteLossError
 from stackit.layers import *  # noqa: F403 - tflearn exposes every layer function at top level
 from stackit.layers import __all__ as _layer_names
+from stackit.layers import math_ops
 from stackit.losses import Loss
 from stackit.metrics import R2, Accuracy, Top_k
 from stackit.model import DNN, History, Model, Sequential
@@ -44,8 +46,8 @@ from stackit.optimizers import (
                      Optimizer,
                      RMSProp,
 )
-from stackit.training import NonFiniteLossError
-from stackit.variables import get_layer_variables_by_name
+from stackit.session import Session
+from stackit.variables import get_layer_variables_by_name, get_layer_variables_by_scope
 
 objectives = losses  # tflearn's module name for losses
 
@@ -59,5 +61,6 @@ __all__ = [
     "SGD", "Momentum", "Nesterov", "Adam", "RMSProp", "AdaGrad", "AdaDelta", "Ftrl", "Optimizer",
     "Accuracy", "Top_k", "R2", "Loss", "get_layer_variables_by_name",
     "data_preprocessing", "data_augmentation", "ImagePreprocessing", "ImageAugmentation",
-    "DataPreprocessing", "DataAugmentation",
+    "DataPreprocessing", "DataAugmentation", "Session", "get_layer_variables_by_scope",
+    "math_ops",
 ]

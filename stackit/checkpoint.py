@@ -27,14 +27,21 @@ class CheckpointError(ValueError):
     """A checkpoint file that is missing, corrupt, or does not fit the model."""
 
 
-def _path_name(path) -> str:
+def _parts(path, rename: dict[str, str] | None = None) -> list[str]:
     parts = []
     for entry in path:
-        for attr in ("key", "name", "idx"):
-            if hasattr(entry, attr):
-                parts.append(str(getattr(entry, attr)))
-                break
-    return "/".join(parts)
+        if hasattr(entry, "key"):
+            key = str(entry.key)
+            parts.append(rename.get(key, key) if rename else key)
+        elif hasattr(entry, "name"):
+            parts.append(str(entry.name))
+        elif hasattr(entry, "idx"):
+            parts.append(str(entry.idx))
+    return parts
+
+
+def _path_name(path, rename: dict[str, str] | None = None) -> str:
+    return "/".join(_parts(path, rename))
 
 
 def tree_to_arrays(prefix: str, tree: Any) -> dict[str, np.ndarray]:
@@ -44,35 +51,54 @@ def tree_to_arrays(prefix: str, tree: Any) -> dict[str, np.ndarray]:
 
 
 def arrays_into_tree(prefix: str, template: Any, arrays: dict[str, np.ndarray], file: str,
-                     keep: frozenset[str] = frozenset()):
+                     keep: frozenset[str] = frozenset(), rename: dict[str, str] | None = None):
     """Fills `template`'s structure with `arrays[prefix/path]`, checking names and shapes.
 
-    Leaves under a layer named in `keep` (layers built with `restore=False`) keep the
-    template's value, whatever the file holds for them.
+    Args:
+        keep: Layer names (as in `template`) whose leaves keep the template's value, whatever
+            the file holds for them (layers built with `restore=False`).
+        rename: The file's name for each layer of `template` whose name differs there.
+
+    Raises:
+        CheckpointError: For a missing or extra array, or a shape that differs (naming the
+            layer, the parameter and both shapes).
     """
+    rename = rename or {}
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
-    expected = {f"{prefix}/{_path_name(path)}" for path, _ in leaves}
+    kept_in_file = {rename.get(k, k) for k in keep}
+    expected = {f"{prefix}/{_path_name(path, rename)}" for path, _ in leaves}
     extra = sorted(n for n in arrays if n.startswith(prefix + "/") and n not in expected
-                   and not keep.intersection(n.split("/")))
+                   and not _under(n, kept_in_file))
     if extra:
         raise CheckpointError(f"{file}: the checkpoint holds {extra[0]!r} (and {len(extra) - 1} "
-                              f"more arrays) that this model does not have; it was saved from a "
+                              f"more) that this model does not have; it was saved from a "
                               f"different architecture.")
     filled = []
     for path, leaf in leaves:
-        name = f"{prefix}/{_path_name(path)}"
-        if keep.intersection(name.split("/")):
+        parts = _parts(path)
+        if keep.intersection(_layer_prefixes(parts)):
             filled.append(leaf)
             continue
+        name = f"{prefix}/{_path_name(path, rename)}"
         if name not in arrays:
             raise CheckpointError(f"{file}: no array {name!r} in the checkpoint; it was saved "
                                   f"from a different architecture (or layer names changed).")
         value = arrays[name]
         if tuple(value.shape) != tuple(np.shape(leaf)):
-            raise CheckpointError(f"{file}: {name!r} has shape {value.shape} in the checkpoint "
-                                  f"but {tuple(np.shape(leaf))} in the model.")
+            raise CheckpointError(f"{file}: {'/'.join(parts[:-1])}: {parts[-1]} is "
+                                  f"{tuple(value.shape)} in the file, {tuple(np.shape(leaf))} "
+                                  f"in this model.")
         filled.append(value.astype(np.asarray(leaf).dtype))
     return jax.tree_util.tree_unflatten(treedef, filled)
+
+
+def _layer_prefixes(parts: list[str]) -> set[str]:
+    """Every prefix of a key path joined with '/' (layer names may hold '/' from scopes)."""
+    return {"/".join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)}
+
+
+def _under(name: str, layers: set[str]) -> bool:
+    return bool(layers & _layer_prefixes(name.split("/")))
 
 
 def save(path: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:

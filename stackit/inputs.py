@@ -37,22 +37,63 @@ class Subset:
         return self.base[self.indices[index]]
 
 
-def unwrap(data: Any, name: str, role: str) -> Any:
-    """`data` without tflearn's `{name: array}` / `[array]` wrapping."""
-    return _pick(data, name, role)
+def feeds(data: Any, names: list[str], aliases: dict[Any, str], sample_ndims: list[int],
+          role: str) -> dict[str, Any]:
+    """Splits what the user passed for several named slots into `{name: data}`.
 
+    Accepts a dict keyed by slot name (or by an alias: an input tensor, a placeholder name), a
+    list/tuple in slot order, or, for a single slot, the data itself. A one-element list whose
+    element has one more axis than a sample is that slot's array (tflearn's `[X]`); otherwise a
+    list for one slot is a list of samples (`predict([X[0]])` is a batch of one).
 
-def _pick(data: Any, name: str, role: str) -> Any:
-    """Unwraps `{name: array}` (tflearn's dict feeding) or a one-element list."""
+    Raises:
+        ValueError: For unknown or missing keys, or a list of the wrong length.
+    """
     if isinstance(data, dict):
-        if name not in data or len(data) != 1:
-            raise ValueError(f"{role} was given as a dict; expected exactly one key, the layer "
-                             f"name {name!r}. Received keys: {sorted(map(str, data))}.")
-        return data[name]
-    if isinstance(data, (list, tuple)) and len(data) == 1 and np.ndim(data[0]) >= 1 and \
-            isinstance(data[0], np.ndarray):
-        return data[0]
-    return data
+        picked: dict[str, Any] = {}
+        for key, value in data.items():
+            name = aliases.get(key) if not isinstance(key, str) else aliases.get(key, key)
+            if name is None and hasattr(key, "name"):
+                name = aliases.get(key.name, key.name)
+            if name not in names:
+                raise ValueError(f"{role} has the key {_key(key)!r}, which is none of this "
+                                 f"model's {_slots(role)}. Expected keys: {names}. "
+                                 f"Received keys: {sorted(map(_key, data))}.")
+            picked[name] = value
+        missing = [n for n in names if n not in picked]
+        if missing:
+            raise ValueError(f"{role} is missing {missing}. Expected keys: {names}. "
+                             f"Received keys: {sorted(map(_key, data))}.")
+        return picked
+    if len(names) == 1:
+        if isinstance(data, (list, tuple)) and len(data) == 1 and \
+                np.ndim(data[0]) == sample_ndims[0] + 1 and not np.isscalar(data[0]):
+            data = data[0]
+        return {names[0]: data}
+    if not isinstance(data, (list, tuple)) or len(data) != len(names):
+        got = f"a list of {len(data)}" if isinstance(data, (list, tuple)) else \
+            type(data).__name__
+        raise ValueError(f"This model has {len(names)} {_slots(role)} ({', '.join(names)}): pass "
+                         f"{role} as a list in that order or a dict keyed by those names. "
+                         f"Received: {got}.")
+    return dict(zip(names, data, strict=True))
+
+
+def _key(key: Any) -> str:
+    return key if isinstance(key, str) else getattr(key, "name", repr(key))
+
+
+def _slots(role: str) -> str:
+    return "targets (estimators)" if "Y" in role else "inputs"
+
+
+def check_same_length(data: dict[str, Any], role: str) -> int:
+    """All arrays in `data` hold the same number of samples; returns it."""
+    lengths = {name: len(value) for name, value in data.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"Every array of {role} must hold the same number of samples. "
+                         f"Received: {lengths}.")
+    return next(iter(lengths.values()))
 
 
 def as_array(data: Any, name: str, role: str) -> np.ndarray:
@@ -67,7 +108,6 @@ def as_array(data: Any, name: str, role: str) -> np.ndarray:
         ValueError: For an empty array, ragged lists or a dict with the wrong keys.
         TypeError: For non-numeric data.
     """
-    data = _pick(data, name, role)
     if data is None:
         raise ValueError(f"{role} is missing. Expected a numeric array. Received: {role}=None.")
     if hasattr(data, "__array__") or isinstance(data, (list, tuple, int, float)):
@@ -160,20 +200,26 @@ def check_lengths(x: np.ndarray, y: np.ndarray, x_role: str = "X", y_role: str =
                          f"Received: len({x_role})={len(x)}, len({y_role})={len(y)}.")
 
 
-def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
-    """Holds out the last `fraction` of the samples for validation (as tflearn does)."""
+def split_validation(x: dict, y: dict, n: int, fraction: float):
+    """Holds out the last `fraction` of the `n` samples for validation (as tflearn does):
+    `(train x, train y, validation x, validation y)`, each a dict of arrays."""
     if isinstance(fraction, bool) or not 0.0 < fraction < 1.0:
         raise ValueError(f"validation_set as a fraction must be in (0, 1). "
                          f"Received: validation_set={fraction!r}.")
-    n_val = int(len(x) * fraction)
-    if n_val < 1 or n_val >= len(x):
-        raise ValueError(f"validation_set={fraction} of {len(x)} samples leaves "
-                         f"{n_val} for validation and {len(x) - n_val} for training; both must "
+    n_val = int(n * fraction)
+    if n_val < 1 or n_val >= n:
+        raise ValueError(f"validation_set={fraction} of {n} samples leaves "
+                         f"{n_val} for validation and {n - n_val} for training; both must "
                          f"be at least 1.")
-    if is_lazy(x):
-        rows = np.arange(len(x))
-        return Subset(x, rows[:-n_val]), y[:-n_val], Subset(x, rows[-n_val:]), y[-n_val:]
-    return x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
+
+    def part(a, rows: slice):
+        if is_lazy(a):
+            return Subset(a, np.arange(n)[rows])
+        return a[rows]
+
+    head, tail = slice(None, n - n_val), slice(n - n_val, None)
+    return ({k: part(v, head) for k, v in x.items()}, {k: part(v, head) for k, v in y.items()},
+            {k: part(v, tail) for k, v in x.items()}, {k: part(v, tail) for k, v in y.items()})
 
 
 def cast(array: np.ndarray, dtype: str, role: str) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""`DNN` (alias `Model`) and `Sequential`: build, fit, evaluate, predict, save and load."""
+"""`DNN`, `Model` and `Sequential`: build, fit, evaluate, predict, save and load a graph model."""
 
 from __future__ import annotations
 
@@ -11,29 +11,30 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stackit import inputs, losses, model_io
+from stackit import model_io
 from stackit.callbacks.base import Callback, TrainingState
 from stackit.callbacks.progress import default_progress
 from stackit.config import default_seed
-from stackit.layers.base import Layer, ParamRef, Tensor, layer_name
-from stackit.layers.core import InputData
-from stackit.layers.estimator import Regression
-from stackit.network import Network
-from stackit.training import (
+from stackit.engine import (
     DeviceData,
     Placement,
     Steps,
     TrainState,
-    build_optimizer,
+    build_heads,
     evaluate_arrays,
     fit_loop,
     predict_arrays,
     train_batch,
 )
+from stackit.engine.heads import Head, build_optimizer
+from stackit.estimator import Regression
+from stackit.feeding import Feeder
+from stackit.layers.base import Layer, ParamRef, Tensor
+from stackit.layers.core import InputData
+from stackit.network import LayerRow, Network, ancestors, connected
+from stackit.session import Session
 
 __all__ = ["DNN", "Model", "Sequential", "History"]
-
-_UNSET: Any = object()
 
 
 @dataclasses.dataclass
@@ -45,10 +46,15 @@ class History:
 
 
 class DNN:
-    """A trainable model built from a tflearn-style network (or a list of layers).
+    """A trainable model over a graph of layer calls.
+
+    The estimators it trains are every `regression(...)` linked to `network` (tflearn trains
+    every train op of its graph); `predict` returns the value of `network` (one array, or a
+    list for a list of tensors).
 
     Args:
-        network: The output of `regression(...)` (or any layer output), or a list of layers.
+        network: A tensor (e.g. the output of `regression(...)` or of a `merge` of several),
+            a list of tensors, or a list of layers (Keras `Sequential`).
         clip_gradients: Clip gradients to this global norm; 0 disables. Defaults to `5.0`.
         tensorboard_verbose: Accepted for tflearn compatibility (no TensorBoard logs are
             written). Defaults to `0`.
@@ -57,31 +63,35 @@ class DNN:
         best_checkpoint_path: Prefix of files written when validation accuracy improves.
             Defaults to `None`.
         max_checkpoints: Snapshots kept under `checkpoint_path`. Defaults to `None` (all).
+        session: Another model's `session`: this model then uses (and trains) that model's
+            parameter values, e.g. `DNN(encoder, session=autoencoder.session)`. Defaults to
+            `None` (a new session).
         best_val_accuracy: Only save a best checkpoint above this. Defaults to `0.0`.
         seed: Seed for initialization, dropout and shuffling; falls back to
             `stackit.init_graph(seed=...)`, then to a random one. Defaults to `None`.
+
+    Raises:
+        ValueError: For bad arguments, or a `session` that does not hold this graph's layers.
     """
 
-    def __init__(self, network: Tensor | Sequence[Layer], clip_gradients: float = 5.0,
-                 tensorboard_verbose: int = 0, tensorboard_dir: str | None = None,
-                 checkpoint_path: str | None = None, best_checkpoint_path: str | None = None,
-                 max_checkpoints: int | None = None, session=None,
-                 best_val_accuracy: float = 0.0, *, seed: int | None = None):
-        del tensorboard_verbose, tensorboard_dir, session
-        if isinstance(network, Tensor):
-            layers = network.chain()
-        elif isinstance(network, (list, tuple)):
-            layers = list(network)
-        else:
-            raise TypeError("DNN expects the network's output tensor (e.g. from regression(...)) "
-                            f"or a list of layers. Received: network={type(network).__name__}.")
+    def __init__(self, network: Tensor | Sequence[Tensor] | Sequence[Layer],
+                 clip_gradients: float = 5.0, tensorboard_verbose: int = 0,
+                 tensorboard_dir: str | None = None, checkpoint_path: str | None = None,
+                 best_checkpoint_path: str | None = None, max_checkpoints: int | None = None,
+                 session: Session | None = None, best_val_accuracy: float = 0.0, *,
+                 seed: int | None = None):
+        del tensorboard_verbose, tensorboard_dir
         if clip_gradients is None or clip_gradients < 0:
             raise ValueError(f"clip_gradients must be >= 0 (0 disables clipping). "
                              f"Received: clip_gradients={clip_gradients!r}.")
         if max_checkpoints is not None and max_checkpoints < 1:
             raise ValueError(f"max_checkpoints must be >= 1 or None. "
                              f"Received: max_checkpoints={max_checkpoints!r}.")
-        self.net = Network(layers)
+        if session is not None and not isinstance(session, Session):
+            raise TypeError(f"session must be another model's `session`. "
+                            f"Received: session={type(session).__name__}.")
+        self.shares_session = session is not None
+        self.session = session if session is not None else Session()
         self.clip_gradients = clip_gradients
         self.checkpoint_path = checkpoint_path
         self.best_checkpoint_path = best_checkpoint_path
@@ -90,65 +100,154 @@ class DNN:
         seed = seed if seed is not None else default_seed()
         self.seed = seed if seed is not None else secrets.randbits(31)
         self.data_rng = np.random.default_rng(self.seed)
-        self.train_state: TrainState | None = None
-        self.steps: Steps | None = None
         self.epoch = 0
         self.preprocessing_fitted = False
         self.compiled_with_metrics = False
-        self.rows: list = []
-        if self.net.input_layer is not None:
-            self.build()
+        self.rows: list[LayerRow] = []
+        self.steps: Steps | None = None
+        self._opt_state: Any = None
+        self._step = jnp.zeros((), jnp.int32)
+        self._key: jax.Array | None = None
+        self._pending: list[Layer] | None = None  # Keras layers awaiting an input shape
+        self._outputs: list[Tensor] = []
+        self._estimators: list[Tensor] = []
+        if isinstance(network, Tensor):
+            self._set_graph([network], search_estimators=True)
+        elif isinstance(network, (list, tuple)) and network and \
+                all(isinstance(t, Tensor) for t in network):
+            self._set_graph(list(network), search_estimators=True)
+        elif isinstance(network, (list, tuple)):
+            self._set_layers(list(network))
+        else:
+            raise TypeError("DNN expects the network's output tensor (e.g. from regression(...)) "
+                            f"or a list of layers. Received: network={type(network).__name__}.")
 
-    # -- building ------------------------------------------------------------------------------
+    # -- the graph -----------------------------------------------------------------------------
+    def _set_layers(self, layers: list[Layer]) -> None:
+        """A Keras-style list: chained now when it starts with an input, else at `build`."""
+        if not layers:
+            raise ValueError("A model needs at least one layer. Received: layers=[].")
+        for i, layer in enumerate(layers):
+            if isinstance(layer, Tensor) and i == 0 and isinstance(layer.layer, InputData):
+                layers[0] = layer.layer  # Sequential([Input(shape=...), ...])
+            elif not isinstance(layer, Layer):
+                raise TypeError(f"Expected layer descriptors (e.g. stackit.layers.Dense(10)). "
+                                f"Received: layers[{i}]={layer!r}.")
+        for i, layer in enumerate(layers):
+            if isinstance(layer, InputData) and i > 0:
+                raise ValueError("input_data(...) must be the network's first layer in a list "
+                                 "of layers (use tensors for several inputs).")
+            if isinstance(layer, Regression) and i != len(layers) - 1:
+                raise ValueError("regression(...) must be the network's last layer.")
+        self._pending = layers
+        if isinstance(layers[0], InputData):
+            self._chain(Tensor(layers[0], (), layers[0].shape))
+
+    def _chain(self, tensor: Tensor) -> None:
+        assert self._pending is not None
+        for layer in self._pending[1:] if tensor.layer is self._pending[0] else self._pending:
+            tensor = layer([tensor]) if isinstance(layer, Regression) else layer(tensor)
+        self._pending = None
+        self._set_graph([tensor], search_estimators=False)
+
+    def _set_graph(self, outputs: list[Tensor], *, search_estimators: bool,
+                   inputs: list[Tensor] | None = None) -> None:
+        """Collects the estimators, compiles the network and creates (or takes) the values."""
+        if search_estimators:
+            found = connected(outputs)
+        else:
+            found = ancestors(outputs)
+        self._outputs = outputs
+        self._estimators = sorted((t for t in found if t.layer.is_estimator),
+                                  key=lambda t: t.serial)
+        self.net = Network(outputs + self._estimators)
+        if inputs is not None:
+            _check_inputs_cover(self.net, inputs)
+        self.heads: list[Head] = build_heads(self.net, self._estimators)
+        self.feeder = Feeder(self.net, self.heads, self._outputs)
+        self.build()
+
     @property
     def built(self) -> bool:
-        return self.train_state is not None
+        return self._key is not None
+
+    def build(self, input_shape: Sequence[int] | None = None) -> None:
+        """Creates the parameters (or takes them from `session`) and compiles the steps. Needed
+        only for Keras-style models without an input layer; `fit`/`predict` do it otherwise."""
+        if self._pending is not None:
+            if input_shape is None:
+                raise _not_built_error()
+            self._chain(Tensor(InputData(tuple(input_shape), name=_fresh_input_name()), (),
+                               tuple(input_shape)))
+            return
+        init_key, train_key = jax.random.split(jax.random.PRNGKey(self.seed))
+        params, layer_state, self.rows = self.net.init(init_key)
+        self._adopt(params, layer_state)
+        self._key = train_key
+        self._compile()
+
+    def _adopt(self, params: dict, layer_state: dict) -> None:
+        """Puts fresh values into the session, or checks a shared session holds them all."""
+        store = self.session
+        if self.shares_session:
+            missing = [n for n in [*params, *layer_state] if not store.holds(n)]
+            if missing:
+                raise ValueError(f"session= belongs to a model that does not hold these layers "
+                                 f"of this network: {missing}. Build the sub-model from tensors "
+                                 f"of that model's graph.")
+            for name, values in params.items():
+                _check_same_shapes(name, values, store.params[name])
+            return
+        for name, values in params.items():
+            store.params.setdefault(name, values)
+        for name, values in layer_state.items():
+            store.layer_state.setdefault(name, values)
+
+    def _compile(self) -> None:
+        params = self._values(self.session.params)
+        known = {f"{layer}/{param}" for layer, ps in params.items() for param in ps}
+        frozen = self.net.frozen_layers()
+        for head in self.heads:
+            head.tx = build_optimizer(head, self.clip_gradients, params, frozen, known)
+        self._opt_state = tuple(head.tx.init(params) for head in self.heads if head.tx)
+        scan = not (jax.default_backend() == "cpu" and self.net.scan_slow_on_cpu)
+        self.steps = Steps(self.net, self.heads, self._outputs, scan)
+
+    def _values(self, store: dict) -> dict:
+        names = [row.layer.name for row in self.rows]
+        return {n: store[n] for n in names if n in store}
+
+    @property
+    def train_state(self) -> TrainState | None:
+        """Everything training changes, as one pytree: parameters and layer state (read from
+        `session`), optimizer state, step and RNG key."""
+        if not self.built:
+            return None
+        assert self._key is not None
+        return TrainState(self._values(self.session.params),
+                          self._values(self.session.layer_state),
+                          self._opt_state, self._step, self._key)
+
+    @train_state.setter
+    def train_state(self, ts: TrainState) -> None:
+        self.session.params.update(ts.params)
+        self.session.layer_state.update(ts.layer_state)
+        self._opt_state, self._step, self._key = ts.opt_state, ts.step, ts.key
 
     def _built_state(self) -> TrainState:
-        """`train_state`, or the ValueError `build` gives when the input shape is unknown."""
-        if self.train_state is None:
+        ts = self.train_state
+        if ts is None:
             raise _not_built_error()
-        return self.train_state
+        return ts
 
     def _built_steps(self) -> Steps:
-        """`steps` (compiled with `train_state` by `build`), or the same ValueError."""
         if self.steps is None:
             raise _not_built_error()
         return self.steps
 
-    def _input_layer(self) -> InputData:
-        """The input layer, which `build` declares when the network had none."""
-        if self.net.input_layer is None:
-            raise _not_built_error()
-        return self.net.input_layer
-
-    def build(self, input_shape: Sequence[int] | None = None) -> None:
-        """Creates the parameters. Needed only for Keras-style models without an input layer,
-        and done automatically by the first `fit`/`predict`."""
-        if self.net.input_layer is None:
-            if input_shape is None:
-                raise _not_built_error()
-            self.net.with_input_shape(tuple(input_shape))
-        init_key, train_key = jax.random.split(jax.random.PRNGKey(self.seed))
-        params, layer_state, self.rows = self.net.init(init_key)
-        self.train_state = TrainState(params, layer_state, None, jnp.zeros((), jnp.int32),
-                                      train_key)
-        self._compile()
-
-    def _compile(self) -> None:
-        estimator = self.net.estimator
-        tx = None
-        if estimator is not None:
-            ts = self._built_state()
-            tx = build_optimizer(estimator, self.clip_gradients, ts.params,
-                                 self.net.frozen_layers())
-            self.train_state = ts._replace(opt_state=tx.init(ts.params))
-        scan = not (jax.default_backend() == "cpu" and self.net.scan_slow_on_cpu)
-        self.steps = Steps(self.net, estimator, tx, scan)
-
     def compile(self, optimizer="adam", loss="categorical_crossentropy", metrics=None,
                 learning_rate: float = 0.001, **regression_kwargs) -> None:
-        """Keras-style: sets the estimator of a model whose layers end without `regression`.
+        """Keras-style: adds an estimator on the model's output (which must have none yet).
 
         Args:
             optimizer: Name, `Optimizer` or optax transformation. Defaults to `'adam'`.
@@ -164,51 +263,18 @@ class DNN:
             metrics = metrics[0] if metrics else None
         estimator = Regression(optimizer, loss, metrics, learning_rate, **regression_kwargs)
         self.compiled_with_metrics = metrics is not None
-        self.net = Network([*self.net.body, estimator])
-        if self.built:
-            self._compile()
-
-    # -- data ----------------------------------------------------------------------------------
-    def _inputs(self, data, role: str = "X") -> np.ndarray:
-        name = layer_name(self.net.input_layer) if self.net.input_layer else "InputData"
-        lazy = inputs.is_lazy(inputs.unwrap(data, name, role))
-        x = inputs.unwrap(data, name, role) if lazy else inputs.as_array(data, name, role)
-        if not self.built:
-            self.build(x.shape[1:])
-        layer = self._input_layer()
-        x = inputs.check_inputs(x, layer.shape, layer_name(layer), role)
-        if lazy:  # decoded batch by batch while training; never held in memory at once
-            return x
-        inputs.check_finite(x, role)
-        return inputs.cast(x, layer.dtype, role)
-
-    def _targets(self, data, n: int, role: str = "Y") -> np.ndarray:
-        estimator = self._estimator("fit")
-        name = layer_name(estimator)
-        y = inputs.as_array(data, name, role)
-        loss = losses.get(estimator.loss)
-        y = inputs.check_targets(y, self.output_shape, categorical=loss.categorical,
-                                 to_one_hot=estimator.to_one_hot, n_classes=estimator.n_classes,
-                                 estimator=name, role=role)
-        inputs.check_finite(y, role)
-        if len(y) != n:
-            raise ValueError(f"X and {role} must have the same number of samples. "
-                             f"Received: {n} and {len(y)}.")
-        return y
-
-    def _estimator(self, action: str) -> Regression:
-        if self.net.estimator is None:
-            raise ValueError(f"{action} needs an estimator: end the network with regression(...) "
-                             f"or call model.compile(optimizer=..., loss=...).")
-        return self.net.estimator
-
-    @property
-    def output_shape(self) -> tuple:
-        """Per-sample output shape of the network."""
-        return self.rows[-1][1]
+        if self._pending is not None:
+            self._pending = [*[la for la in self._pending if not isinstance(la, Regression)],
+                             estimator]
+            return
+        outputs = [t.parents[0] if t.layer.is_estimator else t for t in self._outputs]
+        if len(outputs) != 1:
+            raise ValueError("compile() adds one estimator; this model has "
+                             f"{len(outputs)} outputs. Use regression(...) on each instead.")
+        self._set_graph([estimator([outputs[0]])], search_estimators=False)
 
     # -- training ------------------------------------------------------------------------------
-    def fit(self, X_inputs, Y_targets, n_epoch: int | None = None, validation_set=None,
+    def fit(self, X_inputs, Y_targets=None, n_epoch: int | None = None, validation_set=None,
             show_metric: bool | None = None, batch_size: int | None = None,
             shuffle: bool | None = None,
             snapshot_epoch: bool = True, snapshot_step: int | None = None, excl_trainops=None,
@@ -216,17 +282,20 @@ class DNN:
             callbacks: Callback | Sequence[Callback] | None = None, *, epochs: int | None = None,
             validation_split: float | None = None, validation_data=None,
             verbose: int = 1) -> History:
-        """Trains the model.
+        """Trains the model: on every batch, each estimator's optimizer takes one step, in the
+        order the estimators were created.
 
         Args:
-            X_inputs: Inputs: an array, a list, or `{input_name: array}`.
-            Y_targets: Targets: an array, a list, or `{regression_name: array}`.
+            X_inputs: Inputs: an array (one input), a list in input order, or a dict keyed by
+                input name (or input tensor).
+            Y_targets: Targets: an array (one estimator), a list in estimator order, or a dict
+                keyed by estimator / placeholder name. None when no estimator takes targets.
             n_epoch: Epochs to run (Keras: `epochs`). Defaults to `10`.
             validation_set: A fraction of the data held out (taken from the end), or an
                 `(X, Y)` pair (Keras: `validation_split` / `validation_data`). Defaults to `None`.
             show_metric: Show the training metric in the display. Defaults to `False` (tflearn),
                 or `True` after a Keras-style `compile(metrics=...)`.
-            batch_size: Defaults to the estimator's (64).
+            batch_size: Defaults to the estimators' (64).
             shuffle: Shuffle each epoch. Defaults to the estimator's `shuffle_batches` (True).
             snapshot_epoch: Save a checkpoint (if `checkpoint_path`) after each epoch.
                 Defaults to `True`.
@@ -238,7 +307,8 @@ class DNN:
                 Defaults to `1`.
 
         Returns:
-            A `History` with per-epoch `loss`, metric, `val_loss` and validation metric.
+            A `History` with per-epoch `loss` (the sum over estimators), metric, `val_loss` and
+            validation metric; with several estimators also `<name>_loss` and `<name>_<metric>`.
 
         Raises:
             ValueError: For data that does not fit the network, bad arguments, or both a tflearn
@@ -252,157 +322,175 @@ class DNN:
                                 "validation_data", validation_split if validation_split is not None
                                 else validation_data, None)
         if excl_trainops is not None:
-            raise ValueError("excl_trainops is not supported (a stackit model has one estimator).")
+            raise ValueError("excl_trainops is not supported: every estimator trains.")
         _check_positive_int("n_epoch", n_epoch)
-        estimator = self._estimator("fit")
-        batch_size = estimator.batch_size if batch_size is None else batch_size
-        _check_positive_int("batch_size", batch_size)
-        val_batch_size = validation_batch_size or estimator.validation_batch_size or batch_size
+        self._ensure_built(X_inputs)
+        heads = self._heads("fit")
+        batch_size = self._batch_size(batch_size)
+        first = heads[0].estimator
+        val_batch_size = validation_batch_size or first.validation_batch_size or batch_size
         _check_positive_int("validation_batch_size", val_batch_size)
         if snapshot_step is not None:
             _check_positive_int("snapshot_step", snapshot_step)
 
-        x = self._inputs(X_inputs)
-        y = self._targets(Y_targets, len(x))
+        x, y, n = self._data(X_inputs, Y_targets)
         val = None
         if isinstance(validation_set, (float, int)) and not isinstance(validation_set, bool):
-            x, y, vx, vy = inputs.split_validation(x, y, float(validation_set))
-            val = (vx, vy)
+            x, y, vx, vy = self.feeder.split(x, y, n, float(validation_set))
+            val, n = (vx, vy), n - int(n * float(validation_set))
         elif validation_set is not None:
             if not isinstance(validation_set, (tuple, list)) or len(validation_set) != 2:
                 raise ValueError("validation_set must be a fraction in (0, 1) or an (X, Y) pair. "
                                  f"Received: {type(validation_set).__name__}.")
-            vx = self._inputs(validation_set[0], "validation X")
-            val = (vx, self._targets(validation_set[1], len(vx), "validation Y"))
+            vx, vy, _ = self._data(validation_set[0], validation_set[1], "validation ")
+            val = (vx, vy)
 
         if show_metric is None:
             show_metric = self.compiled_with_metrics
         self._fit_preprocessing(x)
-        if callbacks is None:
-            callbacks = []
-        elif isinstance(callbacks, Callback):
-            callbacks = [callbacks]
-        for callback in callbacks:
-            if not isinstance(callback, Callback):
-                raise TypeError("callbacks must be stackit.callbacks.Callback instances. "
-                                f"Received: {callback!r}.")
+        callbacks = _callback_list(callbacks)
         progress = default_progress(verbose)
-        steps = self._built_steps()
-        metric = steps.metric
+        metric = next((h.metric for h in heads if h.metric is not None), None)
         state = TrainingState(
-            n_epoch=n_epoch, start_epoch=self.epoch, steps_per_epoch=-(-len(x) // batch_size),
-            n_samples=len(x), batch_size=batch_size, show_metric=show_metric, run_id=run_id,
-            metric_name=getattr(metric, "name", None) if metric else None,
+            n_epoch=n_epoch, start_epoch=self.epoch, steps_per_epoch=-(-n // batch_size),
+            n_samples=n, batch_size=batch_size, show_metric=show_metric, run_id=run_id,
+            metric_name=metric.name if metric is not None else None,
             epoch=self.epoch, step=int(self._built_state().step), has_validation=val is not None)
-        shuffle = estimator.shuffle_batches if shuffle is None else shuffle
-        fit_loop(self, steps, (x, y), val, n_epoch=n_epoch, batch_size=batch_size,
-                 val_batch_size=val_batch_size, shuffle=shuffle,
-                 callbacks=([progress] if progress else []) + list(callbacks), state=state,
-                 snapshot_step=snapshot_step, snapshot_epoch=snapshot_epoch, rng=self.data_rng)
+        shuffle = first.shuffle_batches if shuffle is None else shuffle
+        for callback in callbacks:
+            callback.set_model(self)
+        fit_loop(  # publishes its state through `_sync` (callbacks may replace it at the end)
+            self._built_steps(), self._built_state(), (x, y), val, n_epoch=n_epoch,
+            batch_size=batch_size, val_batch_size=val_batch_size, shuffle=shuffle,
+            callbacks=([progress] if progress else []) + callbacks, state=state,
+            snapshot_step=snapshot_step, snapshot_epoch=snapshot_epoch, rng=self.data_rng,
+            sync=self._sync, snapshot=self.snapshot)
         return History(state.history, list(range(state.start_epoch + 1, state.epoch + 1)))
 
-    def _fit_preprocessing(self, x: np.ndarray) -> None:
-        """Computes the input layer's preprocessing statistics from the training data, once."""
-        layer = self._input_layer()
-        prep = layer.data_preprocessing
-        if prep is None or not prep.needs_fit or self.preprocessing_fitted:
+    def _sync(self, ts: TrainState, epoch: int) -> None:
+        self.train_state = ts
+        self.epoch = epoch
+
+    def _heads(self, action: str) -> list[Head]:
+        if not self.heads:
+            raise ValueError(f"{action} needs an estimator: end the network with regression(...) "
+                             f"or call model.compile(optimizer=..., loss=...).")
+        return self.heads
+
+    def _batch_size(self, batch_size: int | None) -> int:
+        if batch_size is None:
+            sizes = sorted({h.estimator.batch_size for h in self.heads})
+            if len(sizes) > 1:
+                raise ValueError(f"The estimators ask for different batch sizes {sizes}; stackit "
+                                 f"feeds them the same batches. Pass fit(batch_size=...).")
+            batch_size = sizes[0]
+        _check_positive_int("batch_size", batch_size)
+        return batch_size
+
+    def _data(self, X, Y, role: str = "") -> tuple[dict, dict, int]:
+        """Checked inputs and targets as dicts; builds a Keras-style model on first data."""
+        self._ensure_built(X)
+        self._heads("fit")
+        return self.feeder.train_data(X, Y, role)
+
+    def _ensure_built(self, X) -> None:
+        """Builds a Keras-style model without an input layer from the shape of its first X."""
+        if self._pending is None:
             return
-        ts = self._built_state()
-        layer_state = dict(ts.layer_state)
-        layer_state[layer_name(layer)] = {k: jnp.asarray(v) for k, v in prep.fit_state(x).items()}
-        self.train_state = ts._replace(layer_state=layer_state)
+        from stackit import inputs
+
+        data = X[0] if isinstance(X, (list, tuple)) and len(X) == 1 and \
+            np.ndim(X[0]) >= 2 else X
+        data = next(iter(data.values())) if isinstance(data, dict) and len(data) == 1 else data
+        lazy = inputs.is_lazy(data)
+        self.build(tuple((data if lazy else inputs.as_array(data, "InputData", "X")).shape[1:]))
+
+    def _fit_preprocessing(self, x: dict) -> None:
+        """Computes each input's preprocessing statistics from the training data, once."""
+        if self.preprocessing_fitted:
+            return
+        for node in self.net.inputs:
+            prep = node.layer.data_preprocessing  # type: ignore[attr-defined]
+            if prep is None or not prep.needs_fit:
+                continue
+            self.session.layer_state[node.name] = {
+                k: jnp.asarray(v) for k, v in prep.fit_state(x[node.name]).items()}
         self.preprocessing_fitted = True
 
-    def fit_batch(self, X_inputs, Y_targets) -> float:
-        """One optimizer step on (X, Y) taken as a single batch (tflearn's `fit_batch`), for
-        custom training loops. Returns the batch's mean loss.
+    def fit_batch(self, X_inputs, Y_targets=None) -> float:
+        """One optimizer step (per estimator) on (X, Y) taken as a single batch (tflearn's
+        `fit_batch`), for custom training loops. Returns the batch's mean loss.
 
         Raises:
             ValueError: For data that does not fit the network (as `fit`).
             NonFiniteLossError: If the loss is NaN or infinite (the step is skipped).
         """
-        x = self._inputs(X_inputs)
-        y = self._targets(Y_targets, len(x))
-        if inputs.is_lazy(x):
-            x = np.asarray(x)
+        x, y, _ = self._data(X_inputs, Y_targets)
+        x = {k: np.asarray(v) for k, v in x.items()}
         self._fit_preprocessing(x)
-        return train_batch(self, self._built_steps(), x, y)
+        return train_batch(self._built_steps(), self._built_state(), x, y,
+                           lambda ts: setattr(self, "train_state", ts))
 
     def get_train_vars(self) -> list[ParamRef]:
         """Handles on every trainable parameter (tflearn's `get_train_vars`)."""
         frozen = self.net.frozen_layers()
-        return [ParamRef(layer, param) for (layer, param), _ in
-                _param_paths(self._built_state().params) if layer not in frozen]
+        return [ParamRef(layer, param) for layer, params in self._built_state().params.items()
+                if layer not in frozen for param in params]
 
-    def evaluate(self, X, Y, batch_size: int = 128) -> list[float]:
-        """The metric over (X, Y), as a one-element list (tflearn's form).
-
-        With no metric, the list holds the mean loss instead.
-        """
+    def evaluate(self, X, Y=None, batch_size: int = 128) -> list[float]:
+        """Scores on (X, Y), one per estimator (tflearn's form): its metric, or its mean loss
+        when it has no metric."""
         _check_positive_int("batch_size", batch_size)
-        x = self._inputs(X)
-        y = self._targets(Y, len(x))
+        x, y, n = self._data(X, Y)
         ts = self._built_state()
-        loss, value = evaluate_arrays(self._built_steps(), ts.params, ts.layer_state,
-                                      DeviceData(x, y, Placement(batch_size)), len(x), batch_size)
-        assert loss is not None  # _targets refuses an empty Y, so len(x) >= 1
-        return [value if value is not None else loss]
+        readout = evaluate_arrays(self._built_steps(), ts.params, ts.layer_state,
+                                  DeviceData(x, y, Placement(batch_size)), n, batch_size)
+        scores = []
+        for head in self.heads:
+            values = readout["heads"][head.name]
+            name = head.metric.name if head.metric is not None else "loss"
+            scores.append(values[name])
+        return scores
 
-    def predict(self, X, batch_size: int = 128) -> np.ndarray:
-        """Network outputs for X (probabilities for a softmax output)."""
+    def predict(self, X, batch_size: int = 128):
+        """The network's outputs for X (probabilities for a softmax output): one array, or one
+        per output when the model was built on a list of tensors."""
         _check_positive_int("batch_size", batch_size)
-        x = self._inputs(X)
+        self._ensure_built(X)
+        x = self.feeder.inputs(X, "X", self.feeder.predict_inputs)
         ts = self._built_state()
-        return predict_arrays(self._built_steps(), ts.params, ts.layer_state, x, batch_size)
+        outputs = predict_arrays(self._built_steps(), ts.params, ts.layer_state, x, batch_size)
+        return outputs[0] if len(outputs) == 1 else outputs
 
     def predict_label(self, X, batch_size: int = 128) -> np.ndarray:
         """Class indices sorted from most to least likely, per sample (tflearn's form)."""
         scores = self.predict(X, batch_size)
-        if scores.ndim != 2:
-            raise ValueError(f"predict_label needs a (batch, classes) output. "
-                             f"Received: output shape {scores.shape}.")
+        if not isinstance(scores, np.ndarray) or scores.ndim != 2:
+            raise ValueError(f"predict_label needs one (batch, classes) output. "
+                             f"Received: output shape {np.shape(scores)}.")
         return np.argsort(scores, axis=1)[:, ::-1]
 
     # -- weights -------------------------------------------------------------------------------
-    def _ref(self, ref) -> tuple[str, ...]:
-        """The key path of a parameter handle in `params` (layers inside a merge are nested)."""
+    def _ref(self, ref) -> ParamRef:
         if isinstance(ref, str) and "/" in ref:
-            ref = ParamRef(*ref.split("/", 1))
+            ref = ParamRef(*ref.rsplit("/", 1))
         if not isinstance(ref, ParamRef):
             raise TypeError("Expected a parameter handle such as `dense.W` or "
                             "'FullyConnected/W'. Received: " + repr(ref))
-        found = dict(_param_paths(self.train_state.params if self.train_state is not None else {}))
-        path = found.get((ref.layer, ref.param))
-        if path is None:
-            known = [f"{layer}/{param}" for layer, param in found]
+        params = self.train_state.params if self.train_state is not None else {}
+        if ref.param not in params.get(ref.layer, {}):
+            known = [f"{layer}/{param}" for layer, ps in params.items() for param in ps]
             raise ValueError(f"This model has no parameter {ref.layer}/{ref.param}. "
                              f"Expected one of: {', '.join(known) or 'none (not built yet)'}.")
-        return path
+        return ref
 
     def get_weights(self, weight_tensor) -> np.ndarray:
         """The current value of a parameter, e.g. `model.get_weights(dense.W)`."""
-        path = self._ref(weight_tensor)  # refuses a model that is not built
-        value = self._built_state().params
-        for key in path:
-            value = value[key]
-        return np.asarray(value)
+        return self.session.value(self._ref(weight_tensor))
 
     def set_weights(self, tensor, weights) -> None:
         """Replaces a parameter's value (same shape), e.g. `model.set_weights(dense.b, zeros)`."""
-        path = self._ref(tensor)
-        old = self.get_weights(tensor)
-        new = np.asarray(weights, dtype=old.dtype)
-        if new.shape != old.shape:
-            raise ValueError(f"set_weights: {'/'.join(path[-2:])} has shape {old.shape}. "
-                             f"Received: shape {new.shape}.")
-
-        def replace(tree, keys):
-            if not keys:
-                return jnp.asarray(new)
-            return {**tree, keys[0]: replace(tree[keys[0]], keys[1:])}
-
-        ts = self._built_state()
-        self.train_state = ts._replace(params=replace(ts.params, path))
+        self.session.assign(self._ref(tensor), weights)
 
     # -- inspection ----------------------------------------------------------------------------
     def summary(self, console=None) -> None:
@@ -421,8 +509,9 @@ class DNN:
         return model_io.save_model(self, model_file, weights_only)
 
     def load(self, model_file: str, weights_only: bool = False) -> None:
-        """Restores a file written by `save` (or a snapshot). With `weights_only`, only the
-        parameters and layer state are restored.
+        """Restores a file written by `save` (or a snapshot). Layers are matched by explicit
+        name first, then by position in the graph. With `weights_only`, only the parameters
+        and layer state are restored.
 
         Raises:
             CheckpointError: If the file is corrupt or does not fit this model.
@@ -434,22 +523,99 @@ class DNN:
         model_io.write_snapshots(self, state)
 
 
-Model = DNN
+class Model(DNN):
+    """A model over a graph: tflearn's `DNN(network)`, or Keras's functional
+    `Model(inputs=[a, b], outputs=[y1, y2])` with tensors from `stackit.layers.Input`.
+
+    With `inputs`/`outputs`, the model holds exactly the layers between them; estimators come
+    from `regression(...)` on the outputs or from `compile(...)`.
+
+    Raises:
+        ValueError: If an output depends on an input that is not in `inputs`.
+    """
+
+    def __init__(self, inputs=None, outputs=None, network=None, **kwargs):
+        if outputs is None:  # DNN spelling: Model(network, ...)
+            super().__init__(network if network is not None else inputs, **kwargs)
+            return
+        ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        for what, tensors in (("inputs", ins), ("outputs", outs)):
+            for t in tensors:
+                if not isinstance(t, Tensor):
+                    raise TypeError(f"Model: {what} must be tensors (from Input(...) and layer "
+                                    f"calls). Received: {type(t).__name__}.")
+        for t in ins:
+            if t.layer.n_inputs != 0:
+                raise ValueError(f"Model: inputs must come from Input(...)/input_data(...). "
+                                 f"Received: {t!r}.")
+        super().__init__(outs, **kwargs)
+        _check_inputs_cover(self.net, ins)
 
 
 class Sequential(DNN):
     """Keras-style model: `Sequential([Conv2D(32, 3, activation='relu'), ..., Dense(10)])`.
 
     The layers are the same objects the tflearn functions build. End the list with a
-    `Regression(...)` or call `compile(...)`. Without an `InputData` first, the input shape is
-    taken from the first `fit`/`predict` (or `build(input_shape)`).
+    `Regression(...)` or call `compile(...)`. Without an `InputData`/`Input` first, the input
+    shape is taken from the first `fit`/`predict` (or `build(input_shape)`).
     """
 
-    def __init__(self, layers: Sequence[Layer], **kwargs):
+    def __init__(self, layers: Sequence[Layer] | None = None, **kwargs):
+        if layers is None:
+            layers = []
         if isinstance(layers, Tensor) or not isinstance(layers, (list, tuple)):
             raise TypeError(f"Sequential expects a list of layers. Received: "
                             f"{type(layers).__name__}.")
-        super().__init__(list(layers), **kwargs)
+        self._added = list(layers)
+        if layers:
+            super().__init__(list(layers), **kwargs)
+        else:
+            self._kwargs = kwargs
+
+    def add(self, layer: Layer) -> None:
+        """Appends a layer (Keras's `Sequential.add`), before the model is built."""
+        layers = [*self._added, layer]
+        if self.__dict__.get("_key") is not None:
+            raise ValueError("add() must come before the model is built (before fit/predict).")
+        kwargs = self.__dict__.get("_kwargs", {})
+        self.__init__(layers, **kwargs)  # type: ignore[misc]
+
+
+def _check_inputs_cover(net: Network, inputs: list[Tensor]) -> None:
+    given = {id(t) for t in inputs}
+    for node in net.inputs:
+        if id(node) not in given:
+            raise ValueError(f"Model: the outputs depend on input {node.name!r}, which is not in "
+                             f"inputs ({[t.name for t in inputs]}). Pass every input the outputs "
+                             f"need; a tensor from another model cannot be mixed in.")
+
+
+def _check_same_shapes(name: str, ours: dict, theirs: dict) -> None:
+    for param, value in ours.items():
+        other = theirs.get(param)
+        if other is None or tuple(other.shape) != tuple(value.shape):
+            raise ValueError(f"session= holds layer {name!r} with another shape: {param} is "
+                             f"{None if other is None else tuple(other.shape)} there, "
+                             f"{tuple(value.shape)} here.")
+
+
+def _callback_list(callbacks) -> list[Callback]:
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise TypeError("callbacks must be stackit.callbacks.Callback instances. "
+                            f"Received: {callback!r}.")
+    return list(callbacks)
+
+
+def _fresh_input_name() -> str:
+    from stackit.layers.naming import unique_name
+
+    return unique_name("InputData")
 
 
 def _not_built_error() -> ValueError:
@@ -469,13 +635,3 @@ def _alias(name: str, value, alias: str, alias_value, default):
 def _check_positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}.")
-
-
-def _param_paths(params: dict, prefix: tuple = ()):
-    """Yields `((layer, param), key path)` for every parameter, looking inside composites."""
-    for name, value in params.items():
-        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
-            yield from _param_paths(value, (*prefix, name))
-        elif isinstance(value, dict):
-            for param in value:
-                yield (name, param), (*prefix, name, param)

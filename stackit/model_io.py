@@ -1,9 +1,16 @@
-"""Saving and restoring a model's whole training state, and the snapshots `fit` writes."""
+"""Saving and restoring a model's whole training state, and the snapshots `fit` writes.
+
+A file describes the graph it came from (each layer's config, each node's parents, the
+outputs), so `stackit.load_model` can rebuild it, and `model.load` matches the file's layers to
+the model's by structure: explicit names first, then position in the graph. A model rebuilt in
+the same process, whose automatic names got new suffixes, loads its own files.
+"""
 
 from __future__ import annotations
 
 import glob
 import os
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -11,17 +18,17 @@ import numpy as np
 
 from stackit import checkpoint
 from stackit.callbacks.base import TrainingState
-from stackit.layers.base import Layer
-from stackit.training import TrainState
+from stackit.engine import TrainState
+from stackit.layers.base import Layer, Tensor
 
 __all__ = ["save_model", "load_model", "model_from_file", "write_snapshots"]
 
 
 def save_model(model, model_file: str, weights_only: bool = False) -> str:
     """Writes params, layer state, optimizer state, step, RNG key, epoch, data order and the
-    architecture config of `model` to `model_file` (`.npz` added); returns the path. With
+    architecture of `model` to `model_file` (`.npz` added); returns the path. With
     `weights_only`, only params and layer state are written."""
-    ts = model.train_state
+    ts = model._built_state()
     trees = [("params", ts.params), ("layer_state", ts.layer_state)]
     if not weights_only:
         trees.append(("opt_state", ts.opt_state))
@@ -31,7 +38,8 @@ def save_model(model, model_file: str, weights_only: bool = False) -> str:
     meta = {"weights_only": weights_only, "epoch": model.epoch, "seed": model.seed,
             "clip_gradients": model.clip_gradients,
             "preprocessing_fitted": model.preprocessing_fitted,
-            "layers": [_config_or_none(layer) for layer in model.net.layers]}
+            "graph": _graph_config(model),
+            "stored_layers": _stored_layers(model)}
     if not weights_only:
         arrays["step"] = np.asarray(ts.step)
         typed_key = jnp.issubdtype(ts.key.dtype, jax.dtypes.prng_key)
@@ -41,14 +49,16 @@ def save_model(model, model_file: str, weights_only: bool = False) -> str:
 
 
 def load_model(model, model_file: str, weights_only: bool = False) -> None:
-    """Restores a file written by `save_model` into `model` (which must be built the same way).
+    """Restores a file written by `save_model` into `model`, all or nothing.
 
     Layers created with `restore=False` keep their current values (tflearn's fine-tuning:
-    a new output layer on top of restored features).
+    a new output layer on top of restored features). When the optimizer differs from the one
+    saved (e.g. layers frozen for fine-tuning), the model keeps its own optimizer state.
 
     Raises:
         ValueError: If `model` is not built yet.
-        CheckpointError: If the file is corrupt or does not fit the model.
+        CheckpointError: If the file is corrupt or does not fit the model (the message names
+            the first layer that differs).
     """
     if not model.built:
         raise ValueError("load() needs a built model: create it with input_data(...) or "
@@ -59,28 +69,36 @@ def load_model(model, model_file: str, weights_only: bool = False) -> None:
         raise checkpoint.CheckpointError(
             f"{path} holds weights only (no optimizer state or step): load it with "
             f"model.load({model_file!r}, weights_only=True).")
-    ts = model.train_state
-    keep = frozenset(layer.name for layer in model.net.all_layers()
-                     if getattr(layer, "restore", True) is False)
-    params = checkpoint.arrays_into_tree("params", ts.params, arrays, path, keep)
-    layer_state = checkpoint.arrays_into_tree("layer_state", ts.layer_state, arrays, path, keep)
-    if weights_only:
-        model.train_state = ts._replace(params=params, layer_state=layer_state)
-        model.preprocessing_fitted = bool(meta.get("preprocessing_fitted", False))
-        return
-    opt_state = checkpoint.arrays_into_tree("opt_state", ts.opt_state, arrays, path, keep)
-    model.train_state = TrainState(params, layer_state, opt_state,
-                                   jnp.asarray(arrays["step"], jnp.int32),
-                                   jnp.asarray(arrays["key"], ts.key.dtype))
-    model.epoch = int(meta.get("epoch", 0))
+    ts = model._built_state()
+    rename = _match_layers(_stored_layers(model), meta.get("stored_layers"), path)
+    keep = frozenset(model.net.kept_layers())
+    _check_shapes_in_graph_order(model, ts, arrays, rename, keep, path)
+    params = checkpoint.arrays_into_tree("params", ts.params, arrays, path, keep, rename)
+    layer_state = checkpoint.arrays_into_tree("layer_state", ts.layer_state, arrays, path, keep,
+                                              rename)
+    new = ts._replace(params=params, layer_state=layer_state)
+    if not weights_only:
+        try:
+            opt_state = checkpoint.arrays_into_tree("opt_state", ts.opt_state, arrays, path,
+                                                    keep, rename)
+        except checkpoint.CheckpointError as err:
+            warnings.warn(f"{path}: the optimizer state does not fit this model's optimizer "
+                          f"({err}); parameters, step and epoch are restored, the optimizer "
+                          f"starts afresh.", stacklevel=3)
+            opt_state = ts.opt_state
+        new = TrainState(params, layer_state, opt_state, jnp.asarray(arrays["step"], jnp.int32),
+                         jnp.asarray(arrays["key"], ts.key.dtype))
+    model.train_state = new
     model.preprocessing_fitted = bool(meta.get("preprocessing_fitted", False))
-    if "data_rng" in meta:
-        model.data_rng.bit_generator.state = meta["data_rng"]
+    if not weights_only:
+        model.epoch = int(meta.get("epoch", 0))
+        if "data_rng" in meta:
+            model.data_rng.bit_generator.state = meta["data_rng"]
 
 
 def model_from_file(model_file: str, **dnn_kwargs):
-    """Rebuilds a model from a file written by `save` alone: the architecture from the saved
-    layer configs, then every saved array (`stackit.load_model`).
+    """Rebuilds a model from a file written by `save` alone: the graph from the saved layer
+    configs, then every saved array (`stackit.load_model`).
 
     Args:
         model_file: The file (`.npz` may be left out).
@@ -97,16 +115,27 @@ def model_from_file(model_file: str, **dnn_kwargs):
 
     path = model_file if os.path.exists(model_file) else _with_ext(model_file)
     _, meta = checkpoint.load(path)
-    configs = meta.get("layers") or []
+    graph = meta.get("graph") or {}
+    configs = graph.get("layers") or []
     if not configs or any(config is None for config in configs):
         raise checkpoint.CheckpointError(
             f"{path} does not describe its whole architecture (a layer used a Python callable, "
             f"which a config cannot hold). Build the network in code, then call "
             f"model.load({model_file!r}).")
     layers = [layer_from_config(config) for config in configs]
+    nodes: list[Tensor] = []
+    for layer_index, parents in graph["nodes"]:
+        layer = layers[layer_index]
+        if layer.n_inputs == 0:
+            nodes.append(Tensor(layer, (), layer.shape))  # type: ignore[attr-defined]
+        elif layer.n_inputs == -1:
+            nodes.append(layer([nodes[p] for p in parents]))
+        else:
+            nodes.append(layer(nodes[parents[0]]))
+    outputs = [nodes[i] for i in graph["outputs"]]
     kwargs = {"seed": meta.get("seed"), "clip_gradients": meta.get("clip_gradients", 5.0),
               **dnn_kwargs}
-    model = DNN(layers, **kwargs)
+    model = DNN(outputs[0] if len(outputs) == 1 else outputs, **kwargs)
     load_model(model, path, weights_only=bool(meta.get("weights_only")))
     return model
 
@@ -126,6 +155,74 @@ def write_snapshots(model, state: TrainingState) -> None:
             and state.val_acc > model.best_val_accuracy:
         model.best_val_accuracy = state.val_acc
         save_model(model, f"{model.best_checkpoint_path}{state.val_acc:.4f}")
+
+
+def _graph_config(model) -> dict:
+    """Layers (configs, None where a config cannot describe one), nodes as
+    `[layer index, parent node indices]`, and the output node indices."""
+    net = model.net
+    layer_index = {id(layer): i for i, layer in enumerate(net.layers)}
+    return {"layers": [_config_or_none(layer) for layer in net.layers],
+            "nodes": [[layer_index[id(node.layer)], [net.index[id(p)] for p in node.parents]]
+                      for node in net.nodes],
+            "outputs": [net.index[id(t)] for t in model._outputs]}
+
+
+def _stored_layers(model) -> list[list]:
+    """`[name, type, explicitly named]` of the layers with saved values, in graph order."""
+    ts = model._built_state()
+    return [[layer.name, type(layer).__name__, not layer.auto_named]
+            for layer in model.net.layers if layer.name in ts.params or layer.name in
+            ts.layer_state]
+
+
+def _match_layers(ours: list[list], theirs: list[list] | None, path: str) -> dict[str, str]:
+    """The file's name of each of our layers whose name differs there: explicit names match
+    by name, the others by position among the rest (same type).
+
+    Raises:
+        CheckpointError: If the layers cannot be paired (naming the first that differs).
+    """
+    if theirs is None:
+        return {}
+    file_names = {name for name, _, _ in theirs}
+    pairs: dict[str, str] = {}
+    rest_ours = []
+    for name, kind, explicit in ours:
+        if explicit and name in file_names:
+            pairs[name] = name
+        else:
+            rest_ours.append((name, kind))
+    taken = set(pairs.values())
+    rest_theirs = [(name, kind) for name, kind, _ in theirs if name not in taken]
+    for (name, kind), (their_name, their_kind) in zip(rest_ours, rest_theirs, strict=False):
+        if kind != their_kind:
+            raise checkpoint.CheckpointError(
+                f"{path}: the architecture differs at layer {name!r} ({kind} in this model, "
+                f"{their_kind} {their_name!r} in the file).")
+        pairs[name] = their_name
+    if len(rest_ours) != len(rest_theirs):
+        extra = rest_ours[len(rest_theirs):] or rest_theirs[len(rest_ours):]
+        where = "this model" if len(rest_ours) > len(rest_theirs) else "the file"
+        raise checkpoint.CheckpointError(
+            f"{path}: the architecture differs: {where} has more layers with parameters, "
+            f"starting with {extra[0][0]!r} ({extra[0][1]}).")
+    return {ours_name: file_name for ours_name, file_name in pairs.items()
+            if ours_name != file_name}
+
+
+def _check_shapes_in_graph_order(model, ts, arrays, rename, keep, path) -> None:
+    """Names the first layer, in graph order, whose parameters differ in shape from the file."""
+    for layer in model.net.layers:
+        if layer.name in keep:
+            continue
+        for prefix, tree in (("params", ts.params), ("layer_state", ts.layer_state)):
+            for param, value in tree.get(layer.name, {}).items():
+                saved = arrays.get(f"{prefix}/{rename.get(layer.name, layer.name)}/{param}")
+                if saved is not None and tuple(saved.shape) != tuple(np.shape(value)):
+                    raise checkpoint.CheckpointError(
+                        f"{path}: {layer.name}: {param} is {tuple(saved.shape)} in the file, "
+                        f"{tuple(np.shape(value))} in this model.")
 
 
 def _snapshot_step(path: str) -> int:

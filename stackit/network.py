@@ -1,147 +1,207 @@
-"""A list of layer descriptors compiled into pure `init` and `apply` functions."""
+"""A graph of layer calls compiled into pure `init` and `apply` functions.
+
+The graph is the set of `Tensor` nodes the outputs depend on. One topological order (parents
+before children, ties broken by creation order) drives both functions. A layer applied at
+several nodes (a shared layer) has one set of parameters, keyed by its name.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import jax
 import jax.numpy as jnp
 
 from stackit import activations
-from stackit.layers.base import Layer, Shape, layer_name
-from stackit.layers.core import InputData
-from stackit.layers.estimator import Regression
-from stackit.losses import Loss
+from stackit.layers.base import Layer, Shape, Tensor, layer_name
 
-__all__ = ["Network"]
+__all__ = ["Network", "ancestors", "connected"]
+
+
+def ancestors(tensors: Iterable[Tensor]) -> list[Tensor]:
+    """Every node `tensors` depend on (themselves included), parents before children."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    for root in tensors:
+        stack: list[tuple[Tensor, bool]] = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if id(node) in seen:
+                continue
+            if expanded:
+                seen.add(id(node))
+                order.append(node)
+                continue
+            stack.append((node, True))
+            stack.extend((p, False) for p in reversed(node.parents) if id(p) not in seen)
+    return order
+
+
+def connected(tensors: Iterable[Tensor]) -> list[Tensor]:
+    """Every node linked to `tensors` through parents or children (tflearn's whole graph), in
+    creation order."""
+    found: dict[int, Tensor] = {}
+    todo = list(tensors)
+    while todo:
+        node = todo.pop()
+        if id(node) in found:
+            continue
+        found[id(node)] = node
+        todo.extend(node.parents)
+        todo.extend(node.children)
+    return sorted(found.values(), key=lambda t: t.serial)
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerRow:
+    """One layer of a built network, for summaries: its first output shape and size."""
+
+    layer: Layer
+    shape: Shape
+    n_params: int
 
 
 class Network:
-    """The layers between the input and the estimator, as pure functions.
+    """The nodes between the inputs and the requested tensors, as pure functions.
 
     Args:
-        layers: Layer descriptors in order. An `InputData` first declares the input shape; a
-            `Regression` last declares the estimator.
+        tensors: The tensors the network must compute (outputs and estimator nodes).
 
     Attributes:
-        input_layer: The `InputData` layer (None until the input shape is known).
-        estimator: The `Regression` layer, or None for a predict-only network.
-        body: The layers that transform data, input layer included.
+        nodes: Every node, in topological order.
+        inputs: The input nodes (`input_data`), in creation order.
+        layers: Every distinct layer, in order of first use.
+
+    Raises:
+        ValueError: For two different layers with one name, or a shared layer applied to
+            inputs of different shapes.
     """
 
-    def __init__(self, layers: Sequence[Layer]):
-        layers = list(layers)
-        if not layers:
-            raise ValueError("A model needs at least one layer. Received: layers=[].")
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Layer):
-                raise TypeError(f"Expected layer descriptors (e.g. stackit.layers.Dense(10)). "
-                                f"Received: layers[{i}]={layer!r}.")
-        names = [layer_name(layer) for layer in layers]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"Layer names must be unique within a model; they key the saved "
-                             f"parameters. Received duplicate names: {duplicates}.")
-        self.estimator = layers[-1] if isinstance(layers[-1], Regression) else None
-        if any(isinstance(layer, Regression) for layer in layers[:-1]):
-            raise ValueError("regression(...) must be the network's last layer.")
-        self.body = layers[:-1] if self.estimator else layers
-        self.input_layer = self.body[0] if isinstance(self.body[0], InputData) else None
-        if any(isinstance(layer, InputData) for layer in self.body[1:]):
-            raise ValueError("input_data(...) must be the network's first layer "
-                             "(one input per model).")
-        self.logits_layers: list[Layer] | None = None
-        self.output_activation = activations.linear
+    def __init__(self, tensors: Sequence[Tensor]):
+        self.nodes = ancestors(tensors)
+        self.index = {id(node): i for i, node in enumerate(self.nodes)}
+        self.inputs = sorted((n for n in self.nodes if n.layer.n_inputs == 0),
+                             key=lambda t: t.serial)
+        self.layers: list[Layer] = []
+        first: dict[str, Tensor] = {}
+        for node in self.nodes:
+            name = layer_name(node.layer)
+            if name not in first:
+                first[name] = node
+                self.layers.append(node.layer)
+            elif first[name].layer is not node.layer:
+                raise ValueError(
+                    f"Two different layers are named {name!r} in one model; names key the "
+                    f"parameters. Give one another name, or build the second with reuse=True "
+                    f"to share the first one's parameters.")
+            elif node.input_shapes != first[name].input_shapes:
+                raise ValueError(
+                    f"Layer {name!r} is shared, but applied to inputs of different shapes: "
+                    f"{_shapes(first[name].input_shapes)} and {_shapes(node.input_shapes)}.")
+        self.first_node = first
+        self.logits_layers: dict[str, Layer] = {}  # name → the same layer without activation
 
-    @property
-    def layers(self) -> list[Layer]:
-        return self.body + ([self.estimator] if self.estimator else [])
+    def has(self, tensor: Tensor) -> bool:
+        return id(tensor) in self.index
 
-    def with_input_shape(self, shape: Shape) -> None:
-        """Declares the input shape of a network built without `input_data` (Keras style)."""
-        self.input_layer = InputData(tuple(shape), name=_fresh_input_name(self.body))
-        self.body = [self.input_layer, *self.body]
-
-    def init(self, key: jax.Array) -> tuple[dict, dict, list[tuple[Layer, Shape, int]]]:
-        """Creates params and state; also returns (layer, output shape, parameter count) rows."""
+    def init(self, key: jax.Array) -> tuple[dict, dict, list[LayerRow]]:
+        """Creates params and state for every layer; also returns one row per layer."""
         params, state, rows = {}, {}, []
-        shape: Shape = ()
-        for layer, layer_key in zip(self.body, jax.random.split(key, len(self.body)), strict=False):
-            p, s, shape = layer.init(layer_key, shape)
+        keys = jax.random.split(key, max(1, len(self.layers)))
+        for layer, layer_key in zip(self.layers, keys, strict=False):
+            node = self.first_node[layer_name(layer)]
+            p, s, shape = layer.init(layer_key, node.input_shapes)
             p, s = _strong(p), _strong(s)
             if p:
                 params[layer.name] = p
             if s:
                 state[layer.name] = s
-            rows.append((layer, tuple(shape), sum(x.size for x in jax.tree.leaves(p))))
+            rows.append(LayerRow(layer, tuple(shape), sum(x.size for x in jax.tree.leaves(p))))
         return params, state, rows
 
-    def use_loss(self, loss: Loss) -> None:
-        """Lets `apply(..., logits=True)` stop before the last activation when `loss` wants it."""
-        wanted = loss.logits_of or loss.stable_activation
-        last = self.body[-1]
-        act = getattr(last, "activation", None)
-        if wanted is None or act is None:
-            return
-        if activations.get(act) is activations.get(wanted):
-            # `last` has an `activation` field (found above); the Layer base declares none
-            linear = dataclasses.replace(last, activation="linear")  # type: ignore[call-arg]
-            self.logits_layers = [*self.body[:-1], linear]
-            self.output_activation = activations.get(wanted)
+    def want_logits(self, node: Tensor, activation_name: str) -> bool:
+        """Lets `apply` also return `node`'s value before its activation when that activation is
+        `activation_name` (so a loss on softmax/sigmoid outputs can work from logits). Returns
+        whether it can."""
+        layer = node.layer
+        act = getattr(layer, "activation", None)
+        if act is None or activations.get(act) is not activations.get(activation_name):
+            return False
+        # `layer` has an `activation` field (found above); the Layer base declares none
+        linear = dataclasses.replace(layer, activation="linear")  # type: ignore[call-arg]
+        self.logits_layers[layer_name(layer)] = linear
+        return True
 
-    def apply(self, params: dict, state: dict, x: jax.Array, *, training: bool,
-              key: jax.Array | None, logits: bool = False,
-              mask: jax.Array | None = None) -> tuple[jax.Array, dict]:
-        """Runs the layers on a batch. With `logits=True` (after `use_loss`), the last
-        activation is left out so the loss can be computed stably. `mask` (batch,) marks real
-        samples for layers that compute batch statistics (`uses_mask`)."""
-        layers = self.logits_layers if (logits and self.logits_layers) else self.body
-        keys = jax.random.split(key, len(layers)) if key is not None else [None] * len(layers)
-        new_state = {}
-        for layer, layer_key in zip(layers, keys, strict=False):
-            wants_mask = mask is not None and getattr(layer, "uses_mask", False)
-            extra = {"mask": mask} if wants_mask else {}
-            x, s = layer.apply(params.get(layer.name, {}), state.get(layer.name, {}), x,
-                               training=training, key=layer_key, **extra)
+    def apply(self, params: dict, state: dict, inputs: dict, *, training: bool,
+              key: jax.Array | None, outputs: Sequence[Tensor],
+              mask: jax.Array | None = None) -> tuple[list, dict, dict]:
+        """Runs the nodes `outputs` depend on.
+
+        Args:
+            inputs: Arrays keyed by input layer name.
+            outputs: The tensors to return.
+            mask: (batch,) 1 for real samples, 0 for padding, for layers with `uses_mask`.
+
+        Returns:
+            `(values, logits, new_state)`: the outputs' values in order, the pre-activation
+            values of nodes registered with `want_logits` (keyed by node index), and the layer
+            state after this pass.
+        """
+        needed = ancestors(outputs)
+        keys = (jax.random.split(key, len(self.nodes)) if key is not None else None)
+        values: dict[int, jax.Array] = {}
+        logits: dict[int, jax.Array] = {}
+        new_state = dict(state)
+        for node in sorted(needed, key=lambda n: self.index[id(n)]):
+            i = self.index[id(node)]
+            layer = node.layer
+            name = layer_name(layer)
+            if layer.n_inputs == 0:
+                x = inputs[name]
+            elif layer.n_inputs == -1:
+                x = [values[self.index[id(p)]] for p in node.parents]
+            else:
+                x = values[self.index[id(node.parents[0])]]
+            extra = {"mask": mask} if mask is not None and layer.uses_mask else {}
+            linear = self.logits_layers.get(name)
+            run = linear if linear is not None else layer
+            y, s = run.apply(params.get(name, {}), new_state.get(name, {}), x,
+                             training=training, key=None if keys is None else keys[i], **extra)
+            if linear is not None:
+                logits[i] = y
+                y = activations.get(layer.activation)(y)  # type: ignore[attr-defined]
             if s:
-                new_state[layer.name] = s
-        return x, new_state
+                new_state[name] = s
+            values[i] = y
+        return [values[self.index[id(t)]] for t in outputs], logits, new_state
 
     def penalty(self, params: dict) -> jax.Array | float:
         """Sum of the layers' weight-decay terms."""
-        return sum(layer.penalty(params[layer.name]) for layer in self.body
+        return sum(layer.penalty(params[layer.name]) for layer in self.layers
                    if layer.name in params)
-
-    def all_layers(self) -> list[Layer]:
-        """Every layer, including those inside composites such as `Merge`."""
-        found, todo = [], list(self.layers)
-        while todo:
-            layer = todo.pop(0)
-            found.append(layer)
-            todo[:0] = getattr(layer, "layers", [])
-        return found
 
     def frozen_layers(self) -> set[str]:
         """Names of layers created with `trainable=False`."""
-        return {layer_name(layer) for layer in self.all_layers()
-                if getattr(layer, "trainable", True) is False}
+        return {layer_name(layer) for layer in self.layers if not layer.trainable}
+
+    def kept_layers(self) -> set[str]:
+        """Names of layers created with `restore=False` (loading leaves them as they are)."""
+        return {layer_name(layer) for layer in self.layers if not layer.restore}
 
     @property
     def scan_slow_on_cpu(self) -> bool:
         """Whether a layer's training step is much slower inside `lax.scan` on XLA:CPU."""
-        return any(getattr(layer, "cpu_scan_slow", False) for layer in self.body)
+        return any(layer.cpu_scan_slow for layer in self.layers)
+
+
+def _shapes(shapes) -> str:
+    if isinstance(shapes, list):
+        return str([(None, *s) for s in shapes])
+    return str((None, *shapes))
 
 
 def _strong(tree):
     """Drops weak types (from Python-scalar fills), so the first and later steps share one
     compilation."""
     return jax.tree.map(lambda a: jnp.asarray(a, dtype=jnp.result_type(a)), tree)
-
-
-def _fresh_input_name(layers: Sequence[Layer]) -> str:
-    taken = {layer.name for layer in layers}
-    name, i = "InputData", 1
-    while name in taken:
-        name, i = f"InputData_{i}", i + 1
-    return name

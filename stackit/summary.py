@@ -12,7 +12,7 @@ __all__ = ["print_summary"]
 def print_summary(model, console: Console | None = None) -> None:
     """Prints one row per layer (name, type, output shape, parameters) and the totals."""
     table = Table(title="Model summary", show_footer=True)
-    total = sum(count for _, _, count in model.rows)
+    total = sum(row.n_params for row in model.rows)
     frozen = model.net.frozen_layers()
     leaves = jax.tree_util.tree_leaves_with_path(model.train_state.params)
     trainable = sum(leaf.size for path, leaf in leaves  # frozen: any key on the path
@@ -21,11 +21,14 @@ def print_summary(model, console: Console | None = None) -> None:
     table.add_column("Type")
     table.add_column("Output shape")
     table.add_column("Params", justify="right", footer=f"{total:,}")
-    for layer, shape, count in model.rows:
-        table.add_row(layer.name, type(layer).__name__, str((None, *shape)), f"{count:,}")
-    if model.net.estimator is not None:
-        est = model.net.estimator
-        table.add_row(est.name, "Regression", f"loss={est.loss!s}", "0")
+    for row in model.rows:
+        layer = row.layer
+        if layer.is_estimator:
+            what = f"loss={getattr(layer, 'loss', '')!s}"
+            table.add_row(layer.name, type(layer).__name__, what, "0")
+            continue
+        table.add_row(layer.name, type(layer).__name__, str((None, *row.shape)),
+                      f"{row.n_params:,}")
     console = console or Console()
     console.print(table)
     console.print(f"Trainable params: {trainable:,}  Non-trainable params: {total - trainable:,}")

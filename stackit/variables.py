@@ -1,10 +1,17 @@
-"""tflearn's variable helpers, returning parameter handles that `model.get_weights` accepts."""
+"""tflearn's variable helpers: parameter handles by layer name or scope, and their values."""
 
 from __future__ import annotations
 
-from stackit.layers.base import ParamRef, param_names
+import numpy as np
 
-__all__ = ["get_layer_variables_by_name"]
+from stackit.layers.base import ParamRef
+from stackit.layers.naming import layers_in_scope, param_names, variable_scope
+from stackit.session import Session, get_default_session
+
+__all__ = ["get_layer_variables_by_name", "get_layer_variables_by_scope", "get_value",
+           "set_value", "variable_scope"]
+
+_ORDER = {"W": 0, "b": 1}
 
 
 def get_layer_variables_by_name(name: str) -> list[ParamRef]:
@@ -17,5 +24,53 @@ def get_layer_variables_by_name(name: str) -> list[ParamRef]:
     if names is None:
         raise ValueError(f"No layer named {name!r} in the current graph. Layer names look like "
                          f"'FullyConnected', 'Conv2D_1' (or the `name=` you gave).")
-    order = {"W": 0, "b": 1}
-    return [ParamRef(name, p) for p in sorted(names, key=lambda p: (order.get(p, 2), p))]
+    return [ParamRef(name, p) for p in sorted(names, key=lambda p: (_ORDER.get(p, 2), p))]
+
+
+def get_layer_variables_by_scope(scope_name: str) -> list[ParamRef]:
+    """Handles on the parameters of every layer built inside `variable_scope(scope_name)` (or
+    named `scope_name/...`), e.g. to train only the generator of a GAN:
+    `regression(..., trainable_vars=get_layer_variables_by_scope('Generator'))`.
+
+    Raises:
+        ValueError: If no layer with parameters is in that scope.
+    """
+    refs = [ref for name in layers_in_scope(scope_name)
+            for ref in get_layer_variables_by_name(name)]
+    if not refs:
+        raise ValueError(f"No layer with parameters in scope {scope_name!r}. Build layers "
+                         f"inside `with stackit.variable_scope({scope_name!r}):` first.")
+    return refs
+
+
+def _session(session: Session | None) -> Session:
+    session = session if session is not None else get_default_session()
+    if session is None:
+        raise ValueError("No session: build a model first (its values live in model.session), "
+                         "or pass session=model.session.")
+    return session
+
+
+def get_value(var: ParamRef, session: Session | None = None) -> np.ndarray:
+    """A parameter's value, e.g. `get_value(dense.W)` inside `with model.session.as_default():`.
+
+    Args:
+        var: A parameter handle (`dense.W`, or from `get_layer_variables_by_name`).
+        session: The model's `session`. Defaults to the default session (the newest model's
+            when none was made default).
+    """
+    return _session(session).value(_ref(var))
+
+
+def set_value(var: ParamRef, value, session: Session | None = None) -> None:
+    """Sets a parameter's value (same shape); the models sharing the session see it."""
+    _session(session).assign(_ref(var), value)
+
+
+def _ref(var) -> ParamRef:
+    if isinstance(var, str) and "/" in var:
+        layer, param = var.rsplit("/", 1)
+        return ParamRef(layer, param)
+    if not isinstance(var, ParamRef):
+        raise TypeError(f"Expected a parameter handle such as `dense.W`. Received: {var!r}.")
+    return var

@@ -173,8 +173,8 @@ def test_an_interrupted_save_leaves_the_previous_checkpoint_intact(tmp_path, mon
 
 @pytest.mark.parametrize(("saved", "loading", "pattern"), [
     ({"hidden": 8}, {"hidden": 16},
-     r"'params/FullyConnected/W' has shape \(4, 8\) in the checkpoint but \(4, 16\)"),
-    ({}, {"extra_layer": True}, r"no array 'params/FullyConnected_2/W'"),
+     r"FullyConnected: W is \(4, 8\) in the file, \(4, 16\) in this model"),
+    ({}, {"extra_layer": True}, r"this model has more layers.*'FullyConnected_2'"),
     ({"extra_layer": True}, {}, r"FullyConnected_2"),
 ], ids=["different_shape", "missing_layer", "extra_layer"])
 def test_a_checkpoint_of_another_architecture_is_refused(tmp_path, saved, loading, pattern):
@@ -204,7 +204,7 @@ def test_layers_with_restore_false_keep_their_values_for_fine_tuning(tmp_path):
     pretrained.fit(x, np.eye(3)[np.arange(20) % 3], n_epoch=1, verbose=0)
     path = pretrained.save(str(tmp_path / "pretrained"))
 
-    with pytest.raises(stackit.checkpoint.CheckpointError, match="FullyConnected_1/W"):
+    with pytest.raises(stackit.checkpoint.CheckpointError, match="FullyConnected_1: W is"):
         build(4, True, seed=1).load(path)
     tuned = build(4, False, seed=1)
     head_before = tuned.get_weights("FullyConnected_1/W")

@@ -9,8 +9,8 @@ import pytest
 from helpers import classification_data, mlp
 
 import stackit
+from stackit.engine import batch_indices, chunk_plan
 from stackit.layers import batch_normalization, fully_connected, input_data, regression
-from stackit.training import batch_indices, chunk_plan
 
 
 @pytest.fixture(autouse=True)

@@ -30,6 +30,9 @@ class TrainingState:
             compiling first chunk of a `fit` has run).
         elapsed: Seconds since the epoch began.
         stop_training: Set to True to stop at the next refresh.
+        heads: Per estimator, `{'loss': ..., metric name: ...}` of the epoch so far (with
+            several estimators, `loss_value` is their sum).
+        val_heads: The same for the last validation.
     """
 
     n_epoch: int
@@ -52,6 +55,8 @@ class TrainingState:
     elapsed: float = 0.0
     stop_training: bool = False
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    heads: dict[str, dict[str, float | None]] = dataclasses.field(default_factory=dict)
+    val_heads: dict[str, dict[str, float | None]] = dataclasses.field(default_factory=dict)
 
     @property
     def last_epoch(self) -> int:
@@ -71,6 +76,11 @@ class TrainingState:
         name = self.metric_name or "acc"
         logs = {"loss": self.loss_value, name: self.acc_value, "val_loss": self.val_loss,
                 f"val_{name}": self.val_acc}
+        if len(self.heads) > 1:  # several estimators: each one's numbers too, Keras-style
+            for prefix, heads in (("", self.heads), ("val_", self.val_heads)):
+                for head, values in heads.items():
+                    for key, value in values.items():
+                        logs[f"{prefix}{head}_{key}"] = value
         return {k: v for k, v in logs.items() if v is not None}
 
 

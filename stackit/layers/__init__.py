@@ -4,46 +4,47 @@
 `stackit.layers.conv.conv_2d(net, 32, 3, activation='relu')` build the same descriptor.
 """
 
-from stackit.layers.base import Layer, ParamRef, Tensor, layer_from_config, reset_default_graph
+from stackit.layers.base import Layer, ParamRef, Tensor, layer_from_config
 from stackit.layers.conv import (
-                                 AvgPool2D,
-                                 Conv2D,
-                                 GlobalAvgPool,
-                                 GlobalMaxPool,
-                                 MaxPool2D,
-                                 avg_pool_2d,
-                                 conv_2d,
-                                 global_avg_pool,
-                                 global_max_pool,
-                                 max_pool_2d,
+    AvgPool2D,
+    Conv2D,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    MaxPool2D,
+    avg_pool_2d,
+    conv_2d,
+    global_avg_pool,
+    global_max_pool,
+    max_pool_2d,
 )
 from stackit.layers.core import (
-                                 Activation,
-                                 Dense,
-                                 Dropout,
-                                 Flatten,
-                                 InputData,
-                                 Reshape,
-                                 SingleUnit,
-                                 activation,
-                                 dropout,
-                                 flatten,
-                                 fully_connected,
-                                 input_data,
-                                 reshape,
-                                 single_unit,
+    Activation,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    InputData,
+    Reshape,
+    SingleUnit,
+    activation,
+    dropout,
+    flatten,
+    fully_connected,
+    input_data,
+    reshape,
+    single_unit,
 )
-from stackit.layers.estimator import Regression, regression
+from stackit.layers.math_ops import Operation
 from stackit.layers.merge_ops import Merge, merge
+from stackit.layers.naming import reset_default_graph, variable_scope
 from stackit.layers.normalization import (
-                                 BatchNormalization,
-                                 LocalResponseNormalization,
-                                 batch_normalization,
-                                 local_response_normalization,
+    BatchNormalization,
+    LocalResponseNormalization,
+    batch_normalization,
+    local_response_normalization,
 )
 from stackit.layers.residual import PadChannels, residual_block
 
-Input = InputData
 LRN = LocalResponseNormalization
 
 __all__ = [
@@ -51,9 +52,19 @@ __all__ = [
     "InputData", "Input", "Dense", "Dropout", "Activation", "Flatten", "Reshape", "SingleUnit",
     "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool", "GlobalMaxPool",
     "BatchNormalization", "LocalResponseNormalization", "LRN", "Regression", "Merge",
-    "PadChannels",
+    "PadChannels", "Operation",
     "input_data", "fully_connected", "dropout", "activation", "flatten", "reshape",
     "single_unit", "conv_2d", "max_pool_2d", "avg_pool_2d", "global_avg_pool",
     "global_max_pool", "batch_normalization", "local_response_normalization", "regression",
-    "merge", "residual_block",
+    "merge", "residual_block", "variable_scope",
 ]
+
+
+def __getattr__(name: str):
+    """`Regression`/`regression` live in `stackit.estimator` (they use losses and optimizers,
+    which layers do not import); they are reachable here, where tflearn had them."""
+    if name in ("Regression", "regression"):
+        from stackit import estimator
+
+        return getattr(estimator, name)
+    raise AttributeError(f"module 'stackit.layers' has no attribute {name!r}")

@@ -13,6 +13,7 @@ Calling a layer on a `Tensor` (the output of `input_data(...)` or of another lay
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, cast
@@ -23,26 +24,13 @@ import numpy as np
 
 from stackit import activations, initializations, regularizers
 from stackit._registry import configurable, from_config, to_config
+from stackit.layers import naming
+from stackit.layers.naming import reset_default_graph
 
 __all__ = ["Layer", "Tensor", "ParamRef", "reset_default_graph", "layer_from_config"]
 
 Shape = tuple[int, ...]
-
-_NAME_COUNTS: dict[str, int] = {}
-_PARAM_NAMES: dict[str, tuple[str, ...]] = {}  # layer name → its parameter names
-
-
-def unique_name(base: str) -> str:
-    """Returns `base`, then `base_1`, `base_2`, ... as tflearn names layers in a graph."""
-    count = _NAME_COUNTS.get(base, 0)
-    _NAME_COUNTS[base] = count + 1
-    return base if count == 0 else f"{base}_{count}"
-
-
-def reset_default_graph() -> None:
-    """Restarts default layer naming, so the next model's layers are named `Conv2D`, ... again."""
-    _NAME_COUNTS.clear()
-    _PARAM_NAMES.clear()
+_SERIAL = itertools.count()  # creation order of tensors: inputs and estimators are ordered by it
 
 
 def layer_name(layer: Layer) -> str:
@@ -62,11 +50,6 @@ class _WeightArgs(Protocol):
     weight_decay: float
 
 
-def param_names(name: str) -> tuple[str, ...] | None:
-    """The parameter names of the layer called `name` in the current graph, or None."""
-    return _PARAM_NAMES.get(name)
-
-
 @dataclasses.dataclass(frozen=True)
 class Layer:
     """Base class of every layer descriptor.
@@ -77,9 +60,19 @@ class Layer:
     """
 
     name: str | None = dataclasses.field(default=None, kw_only=True)
+    trainable: bool = dataclasses.field(default=True, kw_only=True)
+    restore: bool = dataclasses.field(default=True, kw_only=True)
 
     default_name: ClassVar[str] = "Layer"
     fn_name: ClassVar[str] = "layer"
+    #: How many tensors the layer takes: 1, 0 (a graph input) or -1 (a list of 2 or more).
+    n_inputs: ClassVar[int] = 1
+    #: Whether `apply` accepts `mask=` (batch,), 1 for real samples, 0 for padding rows.
+    uses_mask: ClassVar[bool] = False
+    #: Whether its training step is much slower inside `lax.scan` on XLA:CPU (convolutions).
+    cpu_scan_slow: ClassVar[bool] = False
+    #: Whether it marks an output trained against targets (`regression`).
+    is_estimator: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -91,14 +84,26 @@ class Layer:
             plain = _plain(value)
             if plain is not value:
                 object.__setattr__(self, field.name, plain)
+        object.__setattr__(self, "auto_named", self.name is None)
         if self.name is None:
-            object.__setattr__(self, "name", unique_name(self.default_name))
+            object.__setattr__(self, "name", naming.unique_name(self.default_name))
         elif not isinstance(self.name, str) or not self.name:
             raise TypeError(f"{self.fn_name}: name must be a non-empty string. "
                             f"Received: name={self.name!r}.")
+        elif not self.name.startswith(naming.scoped("")):  # an explicit name inside a scope
+            object.__setattr__(self, "name", naming.scoped(self.name))
+        for flag in ("trainable", "restore"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(f"{self.fn_name} {self.name!r}: {flag} must be a bool. "
+                                f"Received: {flag}={getattr(self, flag)!r}.")
         self.check()
 
     # -- contract ------------------------------------------------------------------------------
+    @property
+    def out_batched(self) -> bool:
+        """Whether the output keeps the batch axis (False only for reductions over it)."""
+        return True
+
     def check(self) -> None:
         """Validates hyperparameters at construction. Raise ValueError/TypeError with context."""
 
@@ -127,12 +132,17 @@ class Layer:
             regularizers.get(layer.regularizer)
 
     def penalty(self, params: dict) -> jax.Array | float:
-        """The weight-decay term this layer adds to the loss: `regularizer(W, weight_decay)` for
-        layers with those fields (Dense, Conv2D), else 0."""
-        regularizer = getattr(self, "regularizer", None)
-        if regularizer is None:
+        """The weight-decay term this layer adds to the loss; 0 unless overridden (layers with
+        weights return `regularizer(W, weight_decay)` through `weight_penalty`)."""
+        del params
+        return 0.0
+
+    def weight_penalty(self, params: dict) -> jax.Array | float:
+        """`regularizer(W, weight_decay)` for layers with those fields (Dense, Conv2D)."""
+        layer = cast(_WeightArgs, self)
+        if layer.regularizer is None:
             return 0.0
-        return regularizers.get(regularizer)(params["W"], cast(_WeightArgs, self).weight_decay)
+        return regularizers.get(layer.regularizer)(params["W"], layer.weight_decay)
 
     # -- helpers for subclasses ----------------------------------------------------------------
     def error(self, message: str, **received: Any) -> ValueError:
@@ -152,15 +162,42 @@ class Layer:
         """A JSON-friendly description: `{'type': class name, **hyperparameters}`."""
         return to_config(self)
 
-    def __call__(self, incoming: Tensor) -> Tensor:
-        """Connects this layer to `incoming` and returns its symbolic output."""
-        if not isinstance(incoming, Tensor):
-            raise TypeError(
-                f"{self.fn_name} {self.name!r}: expected the output of a previous layer as "
-                f"`incoming` (start a network with `input_data(shape=[None, ...])`). "
-                f"Received: incoming={type(incoming).__name__}."
-            )
-        return Tensor(self, incoming)
+    def __call__(self, incoming: Tensor | Sequence[Tensor], *, reuse: bool = False) -> Tensor:
+        """Connects this layer to `incoming` (a tensor, or a list of them for layers that take
+        several) and returns its symbolic output.
+
+        With `reuse=True` (or inside `variable_scope(..., reuse=True)`), the layer already built
+        under this name is applied instead, so both calls share one set of parameters.
+        """
+        layer = self
+        if reuse or naming.reuse_active():
+            layer = self._reused()
+        if self.n_inputs == -1:
+            if not isinstance(incoming, (list, tuple)) or len(incoming) < 2:
+                raise TypeError(f"{self.fn_name} {self.name!r}: expected a list of 2 or more "
+                                f"tensors. Received: incoming={incoming!r}.")
+            parents = tuple(incoming)
+        else:
+            parents = (incoming,)  # type: ignore[assignment]
+        for parent in parents:
+            if not isinstance(parent, Tensor):
+                raise TypeError(
+                    f"{self.fn_name} {self.name!r}: expected the output of a previous layer as "
+                    f"`incoming` (start a network with `input_data(shape=[None, ...])`). "
+                    f"Received: incoming={type(parent).__name__}.")
+        return Tensor(layer, parents)
+
+    def _reused(self) -> Layer:
+        """The registered layer this one reuses (same name, same type)."""
+        existing = naming.registered(layer_name(self))
+        if existing is None:
+            raise ValueError(f"{self.fn_name}: reuse=True, but no layer named {self.name!r} has "
+                             f"been built yet to reuse. Build it once without reuse (same scope "
+                             f"and order), then again with reuse=True.")
+        if type(existing) is not type(self):
+            raise ValueError(f"{self.fn_name}: reuse=True names {self.name!r}, which is a "
+                             f"{type(existing).__name__}, not a {type(self).__name__}.")
+        return existing
 
 
 def _plain(value: Any) -> Any:
@@ -207,18 +244,29 @@ class TensorShape(tuple):
 
 
 class Tensor:
-    """The symbolic output of a layer in a tflearn-style chain.
+    """The symbolic output of a layer in a graph of layer calls.
 
     Attributes:
         layer: The layer that produced this tensor.
-        parent: The tensor the layer was applied to (None for `input_data`).
+        parents: The tensors the layer was applied to (none for `input_data`).
         shape: The output shape, batch axis first (`None`).
+        input_shapes: The per-sample shapes of the parents (for a shared layer, every call
+            must match the first).
     """
 
-    def __init__(self, layer: Layer, parent: Tensor | None, input_shape: Shape | None = None):
+    def __init__(self, layer: Layer, parents: tuple[Tensor, ...] = (),
+                 input_shape: Shape | None = None):
         self.layer = layer
-        self.parent = parent
-        in_shape = parent.shape[1:] if parent is not None else tuple(input_shape or ())
+        self.parents = tuple(parents)
+        self.children: list[Tensor] = []
+        self.serial = next(_SERIAL)
+        if layer.n_inputs == 0:
+            in_shape: Any = tuple(input_shape or ())
+        elif layer.n_inputs == -1:
+            in_shape = [p.sample_shape for p in self.parents]
+        else:
+            in_shape = self.parents[0].sample_shape
+        self.input_shapes = in_shape
         found: dict[str, Any] = {}
 
         def trace(key):
@@ -227,10 +275,52 @@ class Tensor:
             return params, state
 
         params, _ = jax.eval_shape(trace, jax.random.PRNGKey(0))
-        self.shape: TensorShape = TensorShape((None, *found["shape"]))
+        self.batched = layer.out_batched
+        self.shape: TensorShape = TensorShape((None, *found["shape"]) if self.batched
+                                              else found["shape"])
         self.param_shapes = {k: tuple(v.shape) for k, v in params.items()
-                             if hasattr(v, "shape")}  # composites nest their layers' params
-        _PARAM_NAMES[layer_name(layer)] = tuple(self.param_shapes)
+                             if hasattr(v, "shape")}
+        for parent in self.parents:
+            parent.children.append(self)
+        naming.register(layer, tuple(self.param_shapes))
+
+    @property
+    def sample_shape(self) -> Shape:
+        """The shape of one sample (the shape without the batch axis)."""
+        return tuple(self.shape[1:]) if self.batched else tuple(self.shape)
+
+    # arithmetic builds graph nodes (stackit.layers.math_ops), as on TensorFlow tensors
+    def __add__(self, other):
+        return _math().add(self, other)
+
+    def __radd__(self, other):
+        return _math().add(other, self)
+
+    def __sub__(self, other):
+        return _math().subtract(self, other)
+
+    def __rsub__(self, other):
+        return _math().subtract(other, self)
+
+    def __mul__(self, other):
+        return _math().multiply(self, other)
+
+    def __rmul__(self, other):
+        return _math().multiply(other, self)
+
+    def __truediv__(self, other):
+        return _math().divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _math().divide(other, self)
+
+    def __neg__(self):
+        return _math().negative(self)
+
+    @property
+    def parent(self) -> Tensor | None:
+        """The first parent (None for an input)."""
+        return self.parents[0] if self.parents else None
 
     @property
     def name(self) -> str:
@@ -239,15 +329,6 @@ class Tensor:
     def get_shape(self) -> TensorShape:
         """The output shape, batch axis first, as tflearn's `get_shape()`."""
         return self.shape
-
-    def chain(self) -> list[Layer]:
-        """The layers from the network's input up to this tensor, in order."""
-        layers: list[Layer] = []
-        node: Tensor | None = self
-        while node is not None:
-            layers.append(node.layer)
-            node = node.parent
-        return layers[::-1]
 
     def __getattr__(self, attr: str) -> ParamRef:
         shapes = self.__dict__.get("param_shapes", {})
@@ -258,6 +339,12 @@ class Tensor:
 
     def __repr__(self) -> str:
         return f"<Tensor {self.layer.name} shape={tuple(self.shape)}>"
+
+
+def _math():
+    from stackit.layers import math_ops
+
+    return math_ops
 
 
 def flat_size(shape: Sequence[int]) -> int:

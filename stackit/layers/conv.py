@@ -79,8 +79,6 @@ class Conv2D(Layer):
     bias_init: str | Callable = "zeros"
     regularizer: str | Callable | None = None
     weight_decay: float = 0.001
-    trainable: bool = True
-    restore: bool = True
     default_name = "Conv2D"
     fn_name = "conv_2d"
     cpu_scan_slow = True  # XLA:CPU runs conv gradients inside a while loop on a slow path
@@ -92,6 +90,9 @@ class Conv2D(Layer):
         _pair(self.strides, "strides", self)
         _check_padding(self)
         self.check_weight_args()
+
+    def penalty(self, params):
+        return self.weight_penalty(params)
 
     def init(self, key, input_shape):
         self.expect_rank(input_shape, 3, _LAYOUT)
@@ -212,9 +213,9 @@ def conv_2d(incoming: Tensor, nb_filter: int, filter_size, strides=1, padding="s
             regularizer=None, weight_decay=0.001, trainable=True, restore=True, reuse=False,
             scope=None, name: str | None = None) -> Tensor:
     """Adds a `Conv2D` layer (tflearn argument names). See `Conv2D`."""
-    del reuse, scope
     return Conv2D(nb_filter, filter_size, strides, padding, activation, bias, weights_init,
-                  bias_init, regularizer, weight_decay, trainable, restore, name=name)(incoming)
+                  bias_init, regularizer, weight_decay, trainable=trainable, restore=restore,
+                  name=scope or name)(incoming, reuse=reuse)
 
 
 def max_pool_2d(incoming: Tensor, kernel_size, strides=None, padding="same",

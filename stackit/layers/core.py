@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "InputData", "Dense", "Dropout", "Activation", "Flatten", "Reshape", "SingleUnit",
-    "input_data", "fully_connected", "dropout", "activation", "flatten", "reshape", "single_unit",
+    "Input", "input_data", "fully_connected", "dropout", "activation", "flatten", "reshape",
+    "single_unit",
 ]
 
 _FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
@@ -57,6 +58,7 @@ class InputData(Layer):
     data_augmentation: DataAugmentation | None = None
     default_name = "InputData"
     fn_name = "input_data"
+    n_inputs = 0
 
     def check(self):
         if any(not isinstance(d, int) or d < 1 for d in self.shape):
@@ -122,8 +124,6 @@ class Dense(Layer):
     bias_init: str | Callable = "zeros"
     regularizer: str | Callable | None = None
     weight_decay: float = 0.001
-    trainable: bool = True
-    restore: bool = True
     default_name = "FullyConnected"
     fn_name = "fully_connected"
 
@@ -131,6 +131,9 @@ class Dense(Layer):
         if isinstance(self.units, bool) or not isinstance(self.units, int) or self.units < 1:
             raise self.error("n_units must be a positive int.", n_units=self.units)
         self.check_weight_args()
+
+    def penalty(self, params):
+        return self.weight_penalty(params)
 
     def init(self, key, input_shape):
         if len(input_shape) == 0:
@@ -262,8 +265,6 @@ class SingleUnit(Layer):
 
     activation: str | Callable = "linear"
     bias: bool = True
-    trainable: bool = True
-    restore: bool = True
     default_name = "Linear"
     fn_name = "single_unit"
 
@@ -305,7 +306,16 @@ def input_data(shape: Sequence[int | None] | None = None, placeholder=None, dtyp
     dtype = getattr(dtype, "name", dtype)
     layer = InputData(tuple(shape[1:]), dtype=str(dtype), data_preprocessing=data_preprocessing,
                       data_augmentation=data_augmentation, name=name)
-    return Tensor(layer, None, layer.shape)
+    return Tensor(layer, (), layer.shape)
+
+
+def Input(shape: Sequence[int], dtype="float32", name: str | None = None,  # noqa: N802
+          **kwargs) -> Tensor:
+    """Keras's `Input`: a graph input for `Model(inputs, outputs)`; `shape` has no batch axis.
+
+    Example: `a = Input(shape=(8,), name='wide')`.
+    """
+    return input_data(shape=[None, *shape], dtype=dtype, name=name, **kwargs)
 
 
 def fully_connected(incoming: Tensor, n_units: int, activation="linear", bias=True,
@@ -313,9 +323,8 @@ def fully_connected(incoming: Tensor, n_units: int, activation="linear", bias=Tr
                     weight_decay=0.001, trainable=True, restore=True, reuse=False, scope=None,
                     name: str | None = None) -> Tensor:
     """Adds a `Dense` layer: `activation(flatten(incoming) @ W + b)`. See `Dense` for arguments."""
-    del reuse, scope
     return Dense(n_units, activation, bias, weights_init, bias_init, regularizer, weight_decay,
-                 trainable, restore, name=name)(incoming)
+                 trainable=trainable, restore=restore, name=scope or name)(incoming, reuse=reuse)
 
 
 def dropout(incoming: Tensor, keep_prob: float, noise_shape=None,
@@ -351,5 +360,5 @@ def reshape(incoming: Tensor, new_shape: Sequence[int], name: str | None = None)
 def single_unit(incoming: Tensor, activation="linear", bias=True, trainable=True, restore=True,
                 reuse=False, scope=None, name: str | None = None) -> Tensor:
     """Adds a `SingleUnit` (`y = W x + b` per feature), as in tflearn's linear regression."""
-    del reuse, scope
-    return SingleUnit(activation, bias, trainable, restore, name=name)(incoming)
+    return SingleUnit(activation, bias, trainable=trainable, restore=restore,
+                      name=scope or name)(incoming, reuse=reuse)

@@ -53,8 +53,6 @@ class BatchNormalization(Layer):
     epsilon: float = 1e-5
     decay: float = 0.9
     stddev: float = 0.002
-    trainable: bool = True
-    restore: bool = True
     default_name = "BatchNormalization"
     fn_name = "batch_normalization"
     uses_mask = True   # `apply` accepts `mask=` (a class attribute, not a hyperparameter)
@@ -133,9 +131,8 @@ def batch_normalization(incoming: Tensor, beta=0.0, gamma=1.0, epsilon=1e-5, dec
                         stddev=0.002, trainable=True, restore=True, reuse=False, scope=None,
                         name: str | None = None) -> Tensor:
     """Adds a `BatchNormalization` layer (tflearn arguments and defaults)."""
-    del reuse, scope
-    return BatchNormalization(beta, gamma, epsilon, decay, stddev, trainable, restore,
-                              name=name)(incoming)
+    return BatchNormalization(beta, gamma, epsilon, decay, stddev, trainable=trainable,
+                              restore=restore, name=scope or name)(incoming, reuse=reuse)
 
 
 def local_response_normalization(incoming: Tensor, depth_radius=5, bias=1.0, alpha=0.0001,

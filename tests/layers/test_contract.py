@@ -40,10 +40,14 @@ CASES = [
     (L.BatchNormalization(), (4, 3)),
     (L.BatchNormalization(decay=0.5), (3, 3, 2)),
     (L.LocalResponseNormalization(depth_radius=2, alpha=0.1), (3, 3, 6)),
-    (L.Regression(), (5,)),
-    (L.Regression(optimizer=Momentum(0.1, 0.5), metric=Top_k(3), loss="mean_square"), (5,)),
-    (L.Merge(((L.Dense(3, activation="relu"), L.Dropout(0.5)), (L.Dense(2),)), "concat"), (4,)),
-    (L.Merge(((), (L.Dense(4), L.BatchNormalization())), "elemwise_sum"), (4,)),
+    (L.Regression(), [(5,)]),
+    (L.Regression(optimizer=Momentum(0.1, 0.5), metric=Top_k(3), loss="mean_square"), [(5,)]),
+    (L.Merge("concat"), [(4,), (2,)]),
+    (L.Merge("elemwise_sum"), [(4,), (4,), (4,)]),
+    (L.Merge("max", axis=2), [(2, 3), (2, 1)]),
+    (L.Operation("add", (None, None), (True, True)), [(3,), (3,)]),
+    (L.Operation("mul", (2.0, None), (True,)), [(2, 3)]),
+    (L.Operation("reduce_mean", (None,), (True,), axis=1), [(4,)]),
     (L.PadChannels(1, 2), (3, 3, 2)),
 ]
 IDS = [f"{type(layer).__name__}-{i}" for i, (layer, _) in enumerate(CASES)]
@@ -60,8 +64,12 @@ def case(request):
         layer, in_shape = CASES[i]
         params, state, out_shape = layer.init(jax.random.PRNGKey(i), in_shape)
         shape = layer.shape if isinstance(layer, L.InputData) else in_shape
-        x = np.random.default_rng(i).normal(size=(2, *shape)).astype(np.float32)
-        _BUILT[i] = (layer, in_shape, params, state, tuple(out_shape), jnp.asarray(x),
+        rng = np.random.default_rng(i)
+        if layer.n_inputs == -1:  # a list of tensors in, a list of arrays to apply
+            x = [jnp.asarray(rng.normal(size=(2, *s)).astype(np.float32)) for s in shape]
+        else:
+            x = jnp.asarray(rng.normal(size=(2, *shape)).astype(np.float32))
+        _BUILT[i] = (layer, in_shape, params, state, tuple(out_shape), x,
                      jax.random.PRNGKey(100 + i))
     return _BUILT[i]
 
@@ -84,10 +92,14 @@ def _jitted(case):
     return _JIT_RUNS[i]
 
 
+def _batch(x) -> int:
+    return (x[0] if isinstance(x, list) else x).shape[0]
+
+
 def test_output_shape_from_init_matches_apply_under_jit(case):
     _, _, _, state, out_shape, x, _ = case
     (y_eval, eval_state), _, (y_train, train_state) = _jitted(case)
-    assert y_eval.shape == y_train.shape == (x.shape[0], *out_shape)
+    assert y_eval.shape == y_train.shape == (_batch(x), *out_shape)
     # The state keeps its structure, shapes and dtypes through evaluation and training.
     for new_state in (eval_state, train_state):
         assert jax.tree.structure(new_state) == jax.tree.structure(state)
@@ -106,7 +118,7 @@ def test_deterministic_when_not_training(case):
 def test_eager_without_a_key_matches_jit(case):
     layer, _, params, state, out_shape, x, _ = case
     y, _ = layer.apply(params, state, x, training=False, key=None)
-    assert y.shape == (x.shape[0], *out_shape)
+    assert y.shape == (_batch(x), *out_shape)
     np.testing.assert_allclose(y, _jitted(case)[0][0], rtol=1e-5, atol=1e-6)
 
 

@@ -73,11 +73,11 @@ def test_elemwise_mul_multiplies_branch_outputs():
     (lambda n: merge([fully_connected(n, 2), fully_connected(n, 2)], "stack"), ValueError,
      r"mode must be one of .*'concat'"),
     (lambda n: merge([fully_connected(n, 2), fully_connected(n, 3)], "elemwise_sum"),
-     ValueError, r"elemwise_sum needs branches of one shape.*\(None, 2\), \(None, 3\)"),
+     ValueError, r"elemwise_sum needs tensors of one shape.*\(None, 2\), \(None, 3\)"),
     (lambda n: merge([fully_connected(n, 2), fully_connected(n, 2)], "concat", axis=0),
      ValueError, "cannot be 0"),
-    (lambda n: merge([n, input_data(shape=[None, 5])], "concat"), ValueError,
-     "no common source"),
+    (lambda n: merge([n, input_data(shape=[None, 4])], "elemwise_mul"), ValueError,
+     r"one shape.*\(None, 5\), \(None, 4\)"),
     (lambda n: merge([n, np.zeros((2, 5))], "concat"), TypeError, "expected layer outputs"),
 ])
 def test_bad_merges_are_refused_with_a_clear_error(make, error, match):

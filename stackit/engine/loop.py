@@ -1,0 +1,218 @@
+"""The host loop: epochs, chunks, refreshes, validation and callbacks.
+
+It holds the training state while it runs and hands it back; the model gives it `sync`, called
+before anything outside the loop (callbacks, snapshots) looks at the model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from stackit.callbacks.base import Callback, TrainingState
+from stackit.engine.data import (
+    DeviceData,
+    Placement,
+    batch_indices,
+    chunk_plan,
+    n_rows,
+    unaliased,
+)
+from stackit.engine.steps import Steps, TrainState
+
+__all__ = ["fit_loop", "train_batch", "evaluate_arrays", "predict_arrays", "NonFiniteLossError",
+           "STEPS_PER_CHUNK", "REFRESH_SECONDS"]
+
+# Steps fused into one dispatch when scanning, and the display refresh period.
+STEPS_PER_CHUNK = 32
+REFRESH_SECONDS = 0.5
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+class Readout(dict):
+    """Host values of the accumulators: `total` loss, `metric` of the first head with one, and
+    per head `{'loss': ..., metric name: ...}`; values are None when no sample was seen."""
+
+
+def read(acc: dict, steps: Steps) -> tuple[Readout, int]:
+    """Reads the accumulators to the host (one sync); returns the readout and the NaN step."""
+    host = jax.device_get(acc)
+    count = float(host["count"])
+    out = Readout(total=None, metric=None, heads={})
+    total = 0.0
+    for head in steps.heads:
+        stats = host["heads"][head.name]
+        loss = float(stats["loss"]) / count if count else None
+        entry: dict[str, Any] = {"loss": loss}
+        if head.metric is not None:
+            value = float(head.metric.result(stats["metric"])) if count else None
+            entry[head.metric.name] = value
+            if out["metric"] is None:
+                out["metric"] = value
+        out["heads"][head.name] = entry
+        total += loss or 0.0
+    out["total"] = total if count else None
+    return out, int(host["nan_step"])
+
+
+def _stop_on_nan(nan_step: int, where: str = "") -> None:
+    if nan_step >= 0:
+        raise NonFiniteLossError(
+            f"The training loss became NaN or infinite at step {nan_step}{where}; training "
+            f"stopped and the parameters from the step before are kept. Lower the learning "
+            f"rate, check X and Y, or set DNN(clip_gradients=...).")
+
+
+def evaluate_arrays(steps: Steps, params, layer_state, data: DeviceData, n: int,
+                    batch_size: int) -> Readout:
+    """Mean losses and metrics over `n` samples, in padded batches (no recompilation)."""
+    chunks, per_chunk = chunk_plan(n, batch_size, STEPS_PER_CHUNK)
+    acc = steps.new_accumulators()
+    for idx in batch_indices(np.arange(n), batch_size, chunks, per_chunk):
+        xs, ys, rows = data.chunk(idx)
+        acc, _, _ = steps.eval_chunk((acc, params, layer_state), xs, ys, rows)
+    return read(acc, steps)[0]
+
+
+def predict_arrays(steps: Steps, params, layer_state, x: dict, batch_size: int) -> list:
+    """The outputs for every row of `x` (a dict of arrays), in padded batches of
+    `batch_size`; one array per output."""
+    n = n_rows(x)
+    outputs = []
+    for start in range(0, n, batch_size):
+        batch = {k: v[start:start + batch_size] for k, v in x.items()}
+        real = min(batch_size, n - start)
+        if real < batch_size and n > batch_size:
+            batch = {k: np.concatenate([v, np.zeros((batch_size - real, *v.shape[1:]), v.dtype)])
+                     for k, v in batch.items()}
+        outputs.append([out[:real] if out.ndim else out
+                        for out in steps.predict_batch(params, layer_state, batch)])
+    host = jax.device_get(outputs)  # one sync at the end: batches overlap
+    return [np.concatenate([batch[i] for batch in host]) if host[0][i].ndim
+            else np.asarray(host[-1][i]) for i in range(len(steps.outputs))]
+
+
+def train_batch(steps: Steps, ts: TrainState, x: dict, y: dict,
+                sync: Callable[[TrainState], None]) -> float:
+    """One optimizer step (per head) on all of (x, y) as a single batch; publishes the new
+    state with `sync` (before raising on a non-finite loss) and returns the total mean loss."""
+    n = n_rows(x)
+    placement = Placement(n)
+    ts = placement.replicate(unaliased(ts))
+    xs, ys, rows = DeviceData(x, y, placement).chunk(np.arange(n, dtype=np.int32)[None])
+    ts, acc = steps.train_chunk((ts, unaliased(steps.new_accumulators())), xs, ys, rows)
+    sync(ts)
+    readout, nan_step = read(acc, steps)
+    _stop_on_nan(nan_step)
+    return readout["total"]
+
+
+def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
+             val: tuple[dict, dict] | None, *, n_epoch: int, batch_size: int,
+             val_batch_size: int, shuffle: bool, callbacks: Sequence[Callback],
+             state: TrainingState, snapshot_step: int | None, snapshot_epoch: bool,
+             rng: np.random.Generator, sync: Callable[[TrainState, int], None],
+             snapshot: Callable[[TrainingState], None]) -> TrainState:
+    """Runs `n_epoch` epochs and returns the final training state.
+
+    Args:
+        sync: `sync(ts, epoch)` publishes the state to the model; called before callbacks,
+            snapshots and on the way out.
+        snapshot: Writes the snapshot files for `state` (after `sync`).
+    """
+    x, y = train
+    n = n_rows(x)
+    placement = Placement(batch_size)
+    ts = placement.replicate(unaliased(ts))
+    data = DeviceData(x, y, placement)
+    val_data = DeviceData(*val, Placement(val_batch_size)) if val is not None else None
+    chunks, per_chunk = chunk_plan(n, batch_size, STEPS_PER_CHUNK if steps.scan else 1)
+    done_epochs = state.start_epoch
+
+    def emit(hook: str) -> bool:
+        sync(ts, done_epochs)
+        for callback in callbacks:
+            try:
+                getattr(callback, hook)(state)
+            except StopIteration:
+                state.stop_training = True
+        return state.stop_training
+
+    def validate():
+        if val_data is not None and val is not None:
+            readout = evaluate_arrays(steps, ts.params, ts.layer_state, val_data,
+                                      n_rows(val[0]), val_batch_size)
+            state.val_loss, state.val_acc = readout["total"], readout["metric"]
+            state.val_heads = readout["heads"]
+
+    def refresh(acc, start, done_steps, rate_from):
+        readout, nan_step = read(acc, steps)
+        _stop_on_nan(nan_step, f" (epoch {state.epoch})")
+        state.loss_value, state.acc_value = readout["total"], readout["metric"]
+        state.heads = readout["heads"]
+        state.step = int(ts.step)
+        state.step_in_epoch = min(done_steps, state.steps_per_epoch)
+        state.elapsed = time.perf_counter() - start
+        seen = min(done_steps * batch_size, n)
+        t0, seen0 = rate_from
+        spent = time.perf_counter() - t0
+        # None until a chunk after the compiling one has finished: no misleading first rate
+        state.samples_per_sec = (seen - seen0) / spent if seen > seen0 and spent > 0 else None
+
+    host_step = int(ts.step)
+    try:
+        emit("on_train_begin")
+        for _ in range(n_epoch):
+            state.epoch += 1
+            state.val_loss = state.val_acc = None
+            state.val_heads = {}
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            acc = unaliased(steps.new_accumulators())
+            if emit("on_epoch_begin"):
+                break
+            start = last = time.perf_counter()
+            done, snapshot_at = 0, None
+            rate_from = (start, 0)
+            for c, idx in enumerate(batch_indices(order, batch_size, chunks, per_chunk)):
+                xs, ys, rows = data.chunk(idx)
+                ts, acc = steps.train_chunk((ts, acc), xs, ys, rows)
+                if c == 0 and state.epoch == state.start_epoch + 1:
+                    # the first chunk compiled the step: measure throughput after it
+                    jax.block_until_ready(acc)
+                    rate_from = (time.perf_counter(), min(per_chunk * batch_size, n))
+                done = c + 1
+                before, host_step = host_step, host_step + int(np.any(idx >= 0, axis=1).sum())
+                now = time.perf_counter()
+                crossed = bool(snapshot_step and (host_step // snapshot_step
+                                                  > before // snapshot_step))
+                if now - last >= REFRESH_SECONDS or c == chunks - 1 or crossed:
+                    last = now
+                    refresh(acc, start, done * per_chunk, rate_from)
+                    if crossed:
+                        validate()
+                        sync(ts, done_epochs)
+                        snapshot(state)
+                        snapshot_at = host_step
+                    if emit("on_batch_end"):
+                        break
+            refresh(acc, start, done * per_chunk, rate_from)
+            if snapshot_at != host_step:  # else validated and saved at this very step already
+                validate()
+            for key, value in state.logs().items():
+                state.history.setdefault(key, []).append(value)
+            done_epochs = state.epoch
+            sync(ts, done_epochs)
+            if snapshot_epoch and snapshot_at != host_step:
+                snapshot(state)
+            if emit("on_epoch_end"):
+                break
+    finally:
+        emit("on_train_end")
+    return ts

@@ -1,0 +1,198 @@
+"""The jit-compiled train, eval and predict functions of a network and its heads.
+
+Data are pytrees: `x` maps input names to arrays, `y` maps target keys to arrays. A chunk runs
+several steps in one dispatch (a `lax.scan` over rows of batch indices, -1 marking padding);
+each step gives every head its own optimizer update, in order, each seeing the parameters the
+previous one left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+
+from stackit import activations
+from stackit.engine.heads import Head
+from stackit.layers.base import Tensor
+from stackit.network import Network
+
+__all__ = ["TrainState", "Steps"]
+
+
+class TrainState(NamedTuple):
+    """Everything training changes, as one pytree (donated to each step).
+
+    `opt_state` holds one optimizer state per head, in head order.
+    """
+
+    params: dict
+    layer_state: dict
+    opt_state: Any
+    step: jax.Array
+    key: jax.Array
+
+
+class Steps:
+    """The compiled steps of one network.
+
+    Args:
+        net: The network.
+        heads: Its heads (empty for a predict-only model).
+        outputs: The tensors `predict` returns.
+        scan: Fuse a chunk of training steps into one `lax.scan` (else one step per call).
+    """
+
+    def __init__(self, net: Network, heads: Sequence[Head], outputs: Sequence[Tensor],
+                 scan: bool):
+        self.net, self.heads, self.outputs, self.scan = net, list(heads), list(outputs), scan
+        self.cond_guard = jax.default_backend() == "cpu"  # see _guarded_update
+        self.train_chunk = jax.jit(self._chunk(self._train_step, scan), donate_argnums=(0,))
+        self.eval_chunk = jax.jit(self._chunk(self._eval_step, True))
+        self.predict_batch = jax.jit(self._predict)
+
+    # -- pure pieces ---------------------------------------------------------------------------
+    def new_accumulators(self) -> dict:
+        heads: dict[str, Any] = {}
+        for head in self.heads:
+            heads[head.name] = {"loss": jnp.zeros(())}
+            if head.metric is not None:
+                heads[head.name]["metric"] = head.metric.init()
+        return {"count": jnp.zeros(()), "nan_step": jnp.full((), -1, jnp.int32), "heads": heads}
+
+    def _evaluate_heads(self, params, layer_state, x, y, mask, heads: Sequence[Head], *,
+                        training, key):
+        """Runs the graph for `heads`: per head `(pred, y, loss_sum, loss_mean)`, new state."""
+        wanted = [h.output for h in heads] + [h.loss_node for h in heads if h.loss_node]
+        values, logits, new_state = self.net.apply(params, layer_state, x, training=training,
+                                                   key=key, outputs=wanted, mask=mask)
+        count = jnp.sum(mask)
+        loss_values = iter(values[len(heads):])
+        results = []
+        for head, out in zip(heads, values, strict=False):
+            y_true = y.get(head.target) if head.target is not None else None
+            if y_true is not None and head.n_classes:
+                y_true = jax.nn.one_hot(y_true, head.n_classes)
+            pred = out
+            if head.loss is None:  # a scalar loss tensor of the graph, already a batch mean
+                loss_mean = next(loss_values)
+                loss_sum = loss_mean * count
+            else:
+                loss = head.loss
+                if head.logits:
+                    z = logits[self.net.index[id(head.output)]]
+                    per_sample = (loss.fn if loss.logits_of else loss.stable_fn)(z, y_true)
+                else:
+                    per_sample = loss.fn(out, y_true)
+                    if loss.logits_of:  # a linear output read as logits: metrics see probs
+                        pred = activations.get(loss.logits_of)(out)
+                loss_sum = jnp.sum(per_sample * mask)
+                loss_mean = loss_sum / jnp.maximum(count, 1.0)
+            results.append((pred, y_true, loss_sum, loss_mean))
+        return results, new_state
+
+    @staticmethod
+    def _accumulate(acc_head, head: Head, pred, y_true, loss_sum, mask, finite):
+        new = dict(acc_head)
+        new["loss"] = acc_head["loss"] + jnp.where(finite, loss_sum, 0.0)
+        if head.metric is not None:
+            new["metric"] = head.metric.update(acc_head["metric"], pred, y_true, mask)
+        return new
+
+    def _train_step(self, carry, x, y, mask):
+        ts, acc = carry
+        key = ts.key
+        params, layer_state, opt_states = ts.params, ts.layer_state, list(ts.opt_state)
+        real = jnp.sum(mask) > 0
+        all_finite = jnp.bool_(True)
+        acc = {**acc, "heads": dict(acc["heads"])}
+        for i, head in enumerate(self.heads):
+            key, step_key = jax.random.split(key)
+
+            def objective(p, head=head, layer_state=layer_state, step_key=step_key):
+                results, new_state = self._evaluate_heads(p, layer_state, x, y, mask, [head],
+                                                          training=True, key=step_key)
+                loss_mean = results[0][3]
+                return loss_mean + self.net.penalty(p), (results[0], new_state)
+
+            (total, (result, new_state)), grads = jax.value_and_grad(
+                objective, has_aux=True)(params)
+            finite = jnp.isfinite(total)
+            params, opt_states[i], layer_state = self._guarded_update(
+                head.tx, real & finite, grads, params, opt_states[i], layer_state, new_state)
+            pred, y_true, loss_sum, _ = result
+            acc["heads"][head.name] = self._accumulate(acc["heads"][head.name], head, pred,
+                                                       y_true, loss_sum, mask, finite)
+            all_finite = all_finite & finite
+        ok = real & all_finite
+        new_ts = TrainState(params, layer_state, tuple(opt_states),
+                            ts.step + ok.astype(jnp.int32), key)
+        acc["count"] = acc["count"] + jnp.sum(mask)
+        first_bad = (acc["nan_step"] < 0) & real & ~all_finite
+        acc["nan_step"] = jnp.where(first_bad, ts.step + 1, acc["nan_step"])
+        return new_ts, acc
+
+    def _guarded_update(self, tx, ok, grads, params, opt_state, layer_state, new_state):
+        """The optimizer update, or the old state unchanged where `ok` is False (a step of
+        padding only, or a non-finite loss).
+
+        On CPU this is a `lax.cond` whose false branch passes the state through, so XLA updates
+        params and optimizer state in place; `jnp.where(ok, new, old)` keeps both alive and
+        copies every optimizer moment each step (7-10% of an MLP step, benchmarks/step_cost.py).
+        The pass-through must stay the false branch: older XLA elides its copies only there
+        (openxla/xla#46314). On GPU a conditional reads its predicate on the host, a sync per
+        step (jax-ml/jax#5986), so the `where` form stays there.
+        """
+
+        def update(operands):
+            grads, params, opt_state, _, new_state = operands
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, new_state
+
+        def skip(operands):
+            _, params, opt_state, layer_state, _ = operands
+            return params, opt_state, layer_state
+
+        operands = (grads, params, opt_state, layer_state, new_state)
+        if self.cond_guard:
+            return lax.cond(ok, update, skip, operands)
+        return jax.tree.map(lambda a, b: jnp.where(ok, a, b), update(operands), skip(operands))
+
+    def _eval_step(self, carry, x, y, mask):
+        acc, params, layer_state = carry
+        results, _ = self._evaluate_heads(params, layer_state, x, y, mask, self.heads,
+                                          training=False, key=None)
+        acc = {**acc, "heads": dict(acc["heads"]), "count": acc["count"] + jnp.sum(mask)}
+        for head, (pred, y_true, loss_sum, _) in zip(self.heads, results, strict=True):
+            acc["heads"][head.name] = self._accumulate(acc["heads"][head.name], head, pred,
+                                                       y_true, loss_sum, mask, True)
+        return acc, params, layer_state
+
+    def _predict(self, params, layer_state, x):
+        values, _, _ = self.net.apply(params, layer_state, x, training=False, key=None,
+                                      outputs=self.outputs)
+        return tuple(values)
+
+    @staticmethod
+    def _chunk(step: Callable, scan: bool) -> Callable:
+        """Runs `step` over rows of batch indices `idx` (K, B); -1 marks padding."""
+
+        def body(carry, rows, xs, ys):
+            mask = (rows >= 0).astype(jnp.float32)
+            safe = jnp.maximum(rows, 0)
+            take = lambda a: jnp.take(a, safe, axis=0)  # noqa: E731
+            return step(carry, jax.tree.map(take, xs), jax.tree.map(take, ys), mask)
+
+        def run(carry, xs, ys, idx):
+            if scan:
+                carry, _ = lax.scan(lambda c, rows: (body(c, rows, xs, ys), None), carry, idx)
+                return carry
+            for rows in idx:  # unrolled: K is small (1) when scanning is slow
+                carry = body(carry, rows, xs, ys)
+            return carry
+
+        return run

@@ -1,0 +1,113 @@
+"""Layer names as tflearn gives them, variable scopes, and the graph's name → layer registry.
+
+Automatic names are `FullyConnected`, `FullyConnected_1`, ... counted per process, as tflearn
+counts them per graph. Inside `variable_scope('Generator')` they get the prefix
+`Generator/`. A scope entered with `reuse=True` replays its names from the start, so the layers
+built inside it resolve to the layers built the first time (tflearn's GAN applies one
+discriminator to real and to generated images this way).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["variable_scope", "reset_default_graph", "unique_name", "reuse_active",
+           "register", "registered", "layers_in_scope"]
+
+_COUNTS: dict[str, int] = {}
+_LAYERS: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+_PARAM_NAMES: dict[str, tuple[str, ...]] = {}  # layer name → its parameter names
+
+
+@dataclasses.dataclass
+class _Scope:
+    prefix: str
+    reuse: bool
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+_SCOPES: list[_Scope] = []
+
+
+@contextlib.contextmanager
+def variable_scope(name_or_scope: str, default_name: str | None = None, values=None,
+                   reuse: bool | None = None, **kwargs: Any) -> Iterator[str]:
+    """Prefixes the names of layers built inside with `name_or_scope/` (tflearn/TF's scope).
+
+    With `reuse=True`, layers built inside take the parameters of the layers built the first
+    time the scope was used (same order, same types): one set of weights, applied twice.
+
+    Args:
+        name_or_scope: The scope name, e.g. `'Generator'`.
+        default_name: Used when `name_or_scope` is None. Defaults to `None`.
+        values: Accepted for TensorFlow compatibility; ignored.
+        reuse: Reuse the layers built in this scope before. Defaults to `None` (inherit).
+
+    Yields:
+        The full scope name.
+    """
+    del values, kwargs
+    name = name_or_scope or default_name
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"variable_scope: expected a non-empty scope name. "
+                        f"Received: name_or_scope={name_or_scope!r}.")
+    outer = _SCOPES[-1] if _SCOPES else None
+    prefix = f"{outer.prefix}/{name}" if outer else name
+    inherit = bool(outer and outer.reuse)
+    _SCOPES.append(_Scope(prefix, bool(reuse) or inherit))
+    try:
+        yield prefix
+    finally:
+        _SCOPES.pop()
+
+
+def scoped(name: str) -> str:
+    """`name` under the current scope prefix."""
+    return f"{_SCOPES[-1].prefix}/{name}" if _SCOPES else name
+
+
+def unique_name(base: str) -> str:
+    """`base`, then `base_1`, `base_2`, ... under the current scope (replayed in a reused one)."""
+    full = scoped(base)
+    counts = _SCOPES[-1].counts if _SCOPES and _SCOPES[-1].reuse else _COUNTS
+    count = counts.get(full, 0)
+    counts[full] = count + 1
+    return full if count == 0 else f"{full}_{count}"
+
+
+def reuse_active() -> bool:
+    """Whether layers built now reuse existing ones (inside `variable_scope(..., reuse=True)`)."""
+    return bool(_SCOPES and _SCOPES[-1].reuse)
+
+
+def register(layer: Any, param_names: tuple[str, ...]) -> None:
+    """Records `layer` as the graph's layer called `layer.name`, with its parameter names."""
+    _LAYERS[layer.name] = layer
+    _PARAM_NAMES[layer.name] = param_names
+
+
+def registered(name: str) -> Any | None:
+    """The layer last registered under `name`, or None."""
+    return _LAYERS.get(name)
+
+
+def param_names(name: str) -> tuple[str, ...] | None:
+    """The parameter names of the layer called `name` in the current graph, or None."""
+    return _PARAM_NAMES.get(name)
+
+
+def layers_in_scope(scope: str) -> list[str]:
+    """Names of registered layers inside `scope` (`scope/...`), in creation order."""
+    prefix = scope.rstrip("/") + "/"
+    return [name for name in _PARAM_NAMES if name.startswith(prefix)]
+
+
+def reset_default_graph() -> None:
+    """Restarts default layer naming, so the next model's layers are named `Conv2D`, ... again."""
+    _COUNTS.clear()
+    _LAYERS.clear()
+    _PARAM_NAMES.clear()
