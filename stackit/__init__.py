@@ -28,13 +28,13 @@ from stackit.config import init_graph
 from stackit.data_augmentation import DataAugmentation, ImageAugmentation
 from stackit.data_preprocessing import DataPreprocessing, ImagePreprocessing
 from stackit.engine import NonFiniteLossError
+from stackit.functional import Model, load_model
 from stackit.layers import *  # noqa: F403 - tflearn exposes every layer function at top level
 from stackit.layers import __all__ as _layer_names
 from stackit.layers import math_ops
 from stackit.losses import Loss
 from stackit.metrics import R2, Accuracy, Top_k
-from stackit.model import DNN, History, Model, Sequential
-from stackit.model_io import model_from_file as load_model
+from stackit.model import DNN, History
 from stackit.optimizers import (
                      SGD,
                      AdaDelta,
@@ -46,6 +46,7 @@ from stackit.optimizers import (
                      Optimizer,
                      RMSProp,
 )
+from stackit.sequential import Sequential
 from stackit.session import Session
 from stackit.variables import get_layer_variables_by_name, get_layer_variables_by_scope
 

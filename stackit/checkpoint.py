@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from typing import Any
 
 import jax
 import numpy as np
+
+from stackit._atomic import atomic_write
 
 __all__ = ["save", "load", "CheckpointError", "tree_to_arrays", "arrays_into_tree"]
 
@@ -107,22 +108,11 @@ def save(path: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
     Raises:
         OSError: If the folder cannot be written.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     header = dict(meta, format_version=FORMAT_VERSION)
     payload = dict(arrays)
     payload[_META_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **payload)  # type: ignore[arg-type]  # stub: may hold allow_pickle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path) as handle:
+        np.savez(handle, **payload)  # type: ignore[arg-type]  # stub: may hold allow_pickle
     return path
 
 

@@ -12,8 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from stackit import model_io
+from stackit._args import alias, callback_list, check_positive_int
 from stackit.callbacks.base import Callback, TrainingState
 from stackit.callbacks.progress import default_progress
+from stackit.callbacks.snapshots import Snapshots
 from stackit.config import default_seed
 from stackit.engine import (
     DeviceData,
@@ -34,7 +36,7 @@ from stackit.layers.core import InputData
 from stackit.network import LayerRow, Network, ancestors, connected
 from stackit.session import Session
 
-__all__ = ["DNN", "Model", "Sequential", "History"]
+__all__ = ["DNN", "History"]
 
 
 @dataclasses.dataclass
@@ -150,8 +152,7 @@ class DNN:
         self._pending = None
         self._set_graph([tensor], search_estimators=False)
 
-    def _set_graph(self, outputs: list[Tensor], *, search_estimators: bool,
-                   inputs: list[Tensor] | None = None) -> None:
+    def _set_graph(self, outputs: list[Tensor], *, search_estimators: bool) -> None:
         """Collects the estimators, compiles the network and creates (or takes) the values."""
         if search_estimators:
             found = connected(outputs)
@@ -161,8 +162,6 @@ class DNN:
         self._estimators = sorted((t for t in found if t.layer.is_estimator),
                                   key=lambda t: t.serial)
         self.net = Network(outputs + self._estimators)
-        if inputs is not None:
-            _check_inputs_cover(self.net, inputs)
         self.heads: list[Head] = build_heads(self.net, self._estimators)
         self.feeder = Feeder(self.net, self.heads, self._outputs)
         self.build()
@@ -315,23 +314,23 @@ class DNN:
                 argument and its Keras alias.
             NonFiniteLossError: If the loss becomes NaN or infinite (names the step).
         """
-        n_epoch = _alias("n_epoch", n_epoch, "epochs", epochs, 10)
+        n_epoch = alias("n_epoch", n_epoch, "epochs", epochs, 10)
         if validation_split is not None and validation_data is not None:
             raise ValueError("Pass validation_split or validation_data, not both.")
-        validation_set = _alias("validation_set", validation_set, "validation_split/"
+        validation_set = alias("validation_set", validation_set, "validation_split/"
                                 "validation_data", validation_split if validation_split is not None
                                 else validation_data, None)
         if excl_trainops is not None:
             raise ValueError("excl_trainops is not supported: every estimator trains.")
-        _check_positive_int("n_epoch", n_epoch)
+        check_positive_int("n_epoch", n_epoch)
         self._ensure_built(X_inputs)
         heads = self._heads("fit")
         batch_size = self._batch_size(batch_size)
         first = heads[0].estimator
         val_batch_size = validation_batch_size or first.validation_batch_size or batch_size
-        _check_positive_int("validation_batch_size", val_batch_size)
+        check_positive_int("validation_batch_size", val_batch_size)
         if snapshot_step is not None:
-            _check_positive_int("snapshot_step", snapshot_step)
+            check_positive_int("snapshot_step", snapshot_step)
 
         x, y, n = self._data(X_inputs, Y_targets)
         val = None
@@ -348,7 +347,7 @@ class DNN:
         if show_metric is None:
             show_metric = self.compiled_with_metrics
         self._fit_preprocessing(x)
-        callbacks = _callback_list(callbacks)
+        callbacks = callback_list(callbacks)
         progress = default_progress(verbose)
         metric = next((h.metric for h in heads if h.metric is not None), None)
         state = TrainingState(
@@ -357,6 +356,8 @@ class DNN:
             metric_name=metric.name if metric is not None else None,
             epoch=self.epoch, step=int(self._built_state().step), has_validation=val is not None)
         shuffle = first.shuffle_batches if shuffle is None else shuffle
+        if self.checkpoint_path or self.best_checkpoint_path:
+            callbacks = [Snapshots(), *callbacks]
         for callback in callbacks:
             callback.set_model(self)
         fit_loop(  # publishes its state through `_sync` (callbacks may replace it at the end)
@@ -364,7 +365,7 @@ class DNN:
             batch_size=batch_size, val_batch_size=val_batch_size, shuffle=shuffle,
             callbacks=([progress] if progress else []) + callbacks, state=state,
             snapshot_step=snapshot_step, snapshot_epoch=snapshot_epoch, rng=self.data_rng,
-            sync=self._sync, snapshot=self.snapshot)
+            sync=self._sync)
         return History(state.history, list(range(state.start_epoch + 1, state.epoch + 1)))
 
     def _sync(self, ts: TrainState, epoch: int) -> None:
@@ -384,7 +385,7 @@ class DNN:
                 raise ValueError(f"The estimators ask for different batch sizes {sizes}; stackit "
                                  f"feeds them the same batches. Pass fit(batch_size=...).")
             batch_size = sizes[0]
-        _check_positive_int("batch_size", batch_size)
+        check_positive_int("batch_size", batch_size)
         return batch_size
 
     def _data(self, X, Y, role: str = "") -> tuple[dict, dict, int]:
@@ -440,7 +441,7 @@ class DNN:
     def evaluate(self, X, Y=None, batch_size: int = 128) -> list[float]:
         """Scores on (X, Y), one per estimator (tflearn's form): its metric, or its mean loss
         when it has no metric."""
-        _check_positive_int("batch_size", batch_size)
+        check_positive_int("batch_size", batch_size)
         x, y, n = self._data(X, Y)
         ts = self._built_state()
         readout = evaluate_arrays(self._built_steps(), ts.params, ts.layer_state,
@@ -455,7 +456,7 @@ class DNN:
     def predict(self, X, batch_size: int = 128):
         """The network's outputs for X (probabilities for a softmax output): one array, or one
         per output when the model was built on a list of tensors."""
-        _check_positive_int("batch_size", batch_size)
+        check_positive_int("batch_size", batch_size)
         self._ensure_built(X)
         x = self.feeder.inputs(X, "X", self.feeder.predict_inputs)
         ts = self._built_state()
@@ -523,74 +524,6 @@ class DNN:
         model_io.write_snapshots(self, state)
 
 
-class Model(DNN):
-    """A model over a graph: tflearn's `DNN(network)`, or Keras's functional
-    `Model(inputs=[a, b], outputs=[y1, y2])` with tensors from `stackit.layers.Input`.
-
-    With `inputs`/`outputs`, the model holds exactly the layers between them; estimators come
-    from `regression(...)` on the outputs or from `compile(...)`.
-
-    Raises:
-        ValueError: If an output depends on an input that is not in `inputs`.
-    """
-
-    def __init__(self, inputs=None, outputs=None, network=None, **kwargs):
-        if outputs is None:  # DNN spelling: Model(network, ...)
-            super().__init__(network if network is not None else inputs, **kwargs)
-            return
-        ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        for what, tensors in (("inputs", ins), ("outputs", outs)):
-            for t in tensors:
-                if not isinstance(t, Tensor):
-                    raise TypeError(f"Model: {what} must be tensors (from Input(...) and layer "
-                                    f"calls). Received: {type(t).__name__}.")
-        for t in ins:
-            if t.layer.n_inputs != 0:
-                raise ValueError(f"Model: inputs must come from Input(...)/input_data(...). "
-                                 f"Received: {t!r}.")
-        super().__init__(outs, **kwargs)
-        _check_inputs_cover(self.net, ins)
-
-
-class Sequential(DNN):
-    """Keras-style model: `Sequential([Conv2D(32, 3, activation='relu'), ..., Dense(10)])`.
-
-    The layers are the same objects the tflearn functions build. End the list with a
-    `Regression(...)` or call `compile(...)`. Without an `InputData`/`Input` first, the input
-    shape is taken from the first `fit`/`predict` (or `build(input_shape)`).
-    """
-
-    def __init__(self, layers: Sequence[Layer] | None = None, **kwargs):
-        if layers is None:
-            layers = []
-        if isinstance(layers, Tensor) or not isinstance(layers, (list, tuple)):
-            raise TypeError(f"Sequential expects a list of layers. Received: "
-                            f"{type(layers).__name__}.")
-        self._added = list(layers)
-        if layers:
-            super().__init__(list(layers), **kwargs)
-        else:
-            self._kwargs = kwargs
-
-    def add(self, layer: Layer) -> None:
-        """Appends a layer (Keras's `Sequential.add`), before the model is built."""
-        layers = [*self._added, layer]
-        if self.__dict__.get("_key") is not None:
-            raise ValueError("add() must come before the model is built (before fit/predict).")
-        kwargs = self.__dict__.get("_kwargs", {})
-        self.__init__(layers, **kwargs)  # type: ignore[misc]
-
-
-def _check_inputs_cover(net: Network, inputs: list[Tensor]) -> None:
-    given = {id(t) for t in inputs}
-    for node in net.inputs:
-        if id(node) not in given:
-            raise ValueError(f"Model: the outputs depend on input {node.name!r}, which is not in "
-                             f"inputs ({[t.name for t in inputs]}). Pass every input the outputs "
-                             f"need; a tensor from another model cannot be mixed in.")
-
-
 def _check_same_shapes(name: str, ours: dict, theirs: dict) -> None:
     for param, value in ours.items():
         other = theirs.get(param)
@@ -598,18 +531,6 @@ def _check_same_shapes(name: str, ours: dict, theirs: dict) -> None:
             raise ValueError(f"session= holds layer {name!r} with another shape: {param} is "
                              f"{None if other is None else tuple(other.shape)} there, "
                              f"{tuple(value.shape)} here.")
-
-
-def _callback_list(callbacks) -> list[Callback]:
-    if callbacks is None:
-        return []
-    if isinstance(callbacks, Callback):
-        return [callbacks]
-    for callback in callbacks:
-        if not isinstance(callback, Callback):
-            raise TypeError("callbacks must be stackit.callbacks.Callback instances. "
-                            f"Received: {callback!r}.")
-    return list(callbacks)
 
 
 def _fresh_input_name() -> str:
@@ -621,17 +542,3 @@ def _fresh_input_name() -> str:
 def _not_built_error() -> ValueError:
     return ValueError("This model has no input_data layer; call build(input_shape) "
                       "or fit/predict once to set the per-sample input shape.")
-
-
-def _alias(name: str, value, alias: str, alias_value, default):
-    if value is not None and alias_value is not None:
-        raise ValueError(f"Pass {name} or {alias}, not both. Received: {name}={value!r}, "
-                         f"{alias}={alias_value!r}.")
-    if value is not None:
-        return value
-    return alias_value if alias_value is not None else default
-
-
-def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}.")

@@ -21,7 +21,7 @@ from stackit.callbacks.base import TrainingState
 from stackit.engine import TrainState
 from stackit.layers.base import Layer, Tensor
 
-__all__ = ["save_model", "load_model", "model_from_file", "write_snapshots"]
+__all__ = ["save_model", "load_model", "read_graph", "write_snapshots"]
 
 
 def save_model(model, model_file: str, weights_only: bool = False) -> str:
@@ -96,14 +96,8 @@ def load_model(model, model_file: str, weights_only: bool = False) -> None:
             model.data_rng.bit_generator.state = meta["data_rng"]
 
 
-def model_from_file(model_file: str, **dnn_kwargs):
-    """Rebuilds a model from a file written by `save` alone: the graph from the saved layer
-    configs, then every saved array (`stackit.load_model`).
-
-    Args:
-        model_file: The file (`.npz` may be left out).
-        **dnn_kwargs: `DNN` arguments to override (e.g. `checkpoint_path`); the saved seed and
-            `clip_gradients` are used otherwise.
+def read_graph(model_file: str) -> tuple[str, list[Tensor], dict]:
+    """Rebuilds the graph a file describes: `(path, output tensors, header)`.
 
     Raises:
         CheckpointError: If the file is corrupt, or a layer held a Python callable (a custom
@@ -111,7 +105,6 @@ def model_from_file(model_file: str, **dnn_kwargs):
             code and call `model.load(model_file)`.
     """
     from stackit.layers.base import layer_from_config
-    from stackit.model import DNN
 
     path = model_file if os.path.exists(model_file) else _with_ext(model_file)
     _, meta = checkpoint.load(path)
@@ -132,12 +125,7 @@ def model_from_file(model_file: str, **dnn_kwargs):
             nodes.append(layer([nodes[p] for p in parents]))
         else:
             nodes.append(layer(nodes[parents[0]]))
-    outputs = [nodes[i] for i in graph["outputs"]]
-    kwargs = {"seed": meta.get("seed"), "clip_gradients": meta.get("clip_gradients", 5.0),
-              **dnn_kwargs}
-    model = DNN(outputs[0] if len(outputs) == 1 else outputs, **kwargs)
-    load_model(model, path, weights_only=bool(meta.get("weights_only")))
-    return model
+    return path, [nodes[i] for i in graph["outputs"]], meta
 
 
 def write_snapshots(model, state: TrainingState) -> None:

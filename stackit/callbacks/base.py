@@ -33,6 +33,8 @@ class TrainingState:
         heads: Per estimator, `{'loss': ..., metric name: ...}` of the epoch so far (with
             several estimators, `loss_value` is their sum).
         val_heads: The same for the last validation.
+        snapshot_due: True during the hook at which a snapshot is due (`snapshot_step`,
+            `snapshot_epoch`); the `Snapshots` callback writes it then.
     """
 
     n_epoch: int
@@ -57,6 +59,7 @@ class TrainingState:
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     heads: dict[str, dict[str, float | None]] = dataclasses.field(default_factory=dict)
     val_heads: dict[str, dict[str, float | None]] = dataclasses.field(default_factory=dict)
+    snapshot_due: bool = False
 
     @property
     def last_epoch(self) -> int:

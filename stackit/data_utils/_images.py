@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from stackit._atomic import save_npz
 from stackit.data_utils._arrays import shuffle, to_categorical
 
 if TYPE_CHECKING:
@@ -288,16 +289,7 @@ def _read_cache(dataset_file: str, settings: str) -> tuple[np.ndarray, np.ndarra
 
 def _write_cache(dataset_file: str, X: np.ndarray, Y: np.ndarray, settings: str) -> None:
     """Writes the cache atomically: a temporary file, then a rename over the target."""
-    tmp = f"{dataset_file}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, X=X, Y=Y, settings=np.array(settings))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dataset_file)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    save_npz(dataset_file, {"X": X, "Y": Y, "settings": np.array(settings)})
 
 
 def build_image_dataset_from_dir(

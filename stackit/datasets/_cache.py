@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from stackit._atomic import save_npz
 
 __all__ = ["read_npz", "write_npz"]
 
@@ -27,10 +28,4 @@ def read_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:
 
 def write_npz(path: Path, **arrays: np.ndarray) -> None:
     """Writes `arrays` to `path` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]  # stub: **arrays may hold allow_pickle
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    save_npz(path, arrays)

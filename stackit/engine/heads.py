@@ -66,7 +66,7 @@ def build_heads(net: Network, estimators: Sequence[Tensor]) -> list[Head]:
                     est.target_name, est)
         if loss is not None:
             wanted = loss.logits_of or loss.stable_activation
-            head.logits = bool(wanted) and net.want_logits(head.output, wanted)
+            head.logits = wanted is not None and net.want_logits(head.output, wanted)
         heads.append(head)
     names = [h.name for h in heads]
     targets = [h.target for h in heads if h.target is not None]

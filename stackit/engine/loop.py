@@ -1,7 +1,7 @@
 """The host loop: epochs, chunks, refreshes, validation and callbacks.
 
 It holds the training state while it runs and hands it back; the model gives it `sync`, called
-before anything outside the loop (callbacks, snapshots) looks at the model.
+before anything outside the loop (callbacks, among them snapshots) looks at the model.
 """
 
 from __future__ import annotations
@@ -118,14 +118,15 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
              val: tuple[dict, dict] | None, *, n_epoch: int, batch_size: int,
              val_batch_size: int, shuffle: bool, callbacks: Sequence[Callback],
              state: TrainingState, snapshot_step: int | None, snapshot_epoch: bool,
-             rng: np.random.Generator, sync: Callable[[TrainState, int], None],
-             snapshot: Callable[[TrainingState], None]) -> TrainState:
+             rng: np.random.Generator,
+             sync: Callable[[TrainState, int], None]) -> TrainState:
     """Runs `n_epoch` epochs and returns the final training state.
 
     Args:
-        sync: `sync(ts, epoch)` publishes the state to the model; called before callbacks,
-            snapshots and on the way out.
-        snapshot: Writes the snapshot files for `state` (after `sync`).
+        sync: `sync(ts, epoch)` publishes the state to the model; called before every
+            callback hook. `state.snapshot_due` tells the hooks when a snapshot is due (every
+            `snapshot_step` steps, after validating, and at the end of each epoch when
+            `snapshot_epoch`); the `Snapshots` callback writes it.
     """
     x, y = train
     n = n_rows(x)
@@ -195,12 +196,12 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
                 if now - last >= REFRESH_SECONDS or c == chunks - 1 or crossed:
                     last = now
                     refresh(acc, start, done * per_chunk, rate_from)
-                    if crossed:
+                    if crossed:  # the snapshot callback saves on this on_batch_end
                         validate()
-                        sync(ts, done_epochs)
-                        snapshot(state)
-                        snapshot_at = host_step
-                    if emit("on_batch_end"):
+                        state.snapshot_due, snapshot_at = True, host_step
+                    stop = emit("on_batch_end")
+                    state.snapshot_due = False
+                    if stop:
                         break
             refresh(acc, start, done * per_chunk, rate_from)
             if snapshot_at != host_step:  # else validated and saved at this very step already
@@ -208,10 +209,10 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
             for key, value in state.logs().items():
                 state.history.setdefault(key, []).append(value)
             done_epochs = state.epoch
-            sync(ts, done_epochs)
-            if snapshot_epoch and snapshot_at != host_step:
-                snapshot(state)
-            if emit("on_epoch_end"):
+            state.snapshot_due = snapshot_epoch and snapshot_at != host_step
+            stop = emit("on_epoch_end")
+            state.snapshot_due = False
+            if stop:
                 break
     finally:
         emit("on_train_end")

@@ -85,7 +85,9 @@ class Steps:
                 loss = head.loss
                 if head.logits:
                     z = logits[self.net.index[id(head.output)]]
-                    per_sample = (loss.fn if loss.logits_of else loss.stable_fn)(z, y_true)
+                    from_logits = loss.fn if loss.logits_of else loss.stable_fn
+                    assert from_logits is not None  # want_logits said the loss has one
+                    per_sample = from_logits(z, y_true)
                 else:
                     per_sample = loss.fn(out, y_true)
                     if loss.logits_of:  # a linear output read as logits: metrics see probs

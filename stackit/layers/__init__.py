@@ -5,7 +5,7 @@
 """
 
 from stackit.layers.base import Layer, ParamRef, Tensor, layer_from_config
-from stackit.layers.conv import (
+from stackit.layers.convolution import (
     AvgPool2D,
     Conv2D,
     GlobalAvgPool,

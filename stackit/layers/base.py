@@ -289,33 +289,36 @@ class Tensor:
         """The shape of one sample (the shape without the batch axis)."""
         return tuple(self.shape[1:]) if self.batched else tuple(self.shape)
 
-    # arithmetic builds graph nodes (stackit.layers.math_ops), as on TensorFlow tensors
+    # Arithmetic builds graph nodes, as on TensorFlow tensors. The builders live in
+    # stackit.layers.math_ops, which installs itself here when imported (with stackit.layers).
+    arithmetic: ClassVar[Any] = None
+
     def __add__(self, other):
-        return _math().add(self, other)
+        return self.arithmetic.add(self, other)
 
     def __radd__(self, other):
-        return _math().add(other, self)
+        return self.arithmetic.add(other, self)
 
     def __sub__(self, other):
-        return _math().subtract(self, other)
+        return self.arithmetic.subtract(self, other)
 
     def __rsub__(self, other):
-        return _math().subtract(other, self)
+        return self.arithmetic.subtract(other, self)
 
     def __mul__(self, other):
-        return _math().multiply(self, other)
+        return self.arithmetic.multiply(self, other)
 
     def __rmul__(self, other):
-        return _math().multiply(other, self)
+        return self.arithmetic.multiply(other, self)
 
     def __truediv__(self, other):
-        return _math().divide(self, other)
+        return self.arithmetic.divide(self, other)
 
     def __rtruediv__(self, other):
-        return _math().divide(other, self)
+        return self.arithmetic.divide(other, self)
 
     def __neg__(self):
-        return _math().negative(self)
+        return self.arithmetic.negative(self)
 
     @property
     def parent(self) -> Tensor | None:
@@ -339,12 +342,6 @@ class Tensor:
 
     def __repr__(self) -> str:
         return f"<Tensor {self.layer.name} shape={tuple(self.shape)}>"
-
-
-def _math():
-    from stackit.layers import math_ops
-
-    return math_ops
 
 
 def flat_size(shape: Sequence[int]) -> int:

@@ -9,6 +9,7 @@ node. A reduction over the batch axis weighs only the real samples of a padded b
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable
 
 import jax
@@ -161,3 +162,6 @@ def reduce_mean(x: Tensor, axis: int | None = None) -> Tensor:
 def reduce_sum(x: Tensor, axis: int | None = None) -> Tensor:
     """Sum over `axis` (None: over everything, a scalar; padded batch rows do not count)."""
     return _node("reduce_sum", x, axis=axis)
+
+
+Tensor.arithmetic = sys.modules[__name__]  # `a + b` on tensors builds the nodes above

@@ -106,7 +106,8 @@ def merge(tensors_list: Sequence[Tensor], mode: str, axis: int = 1,
     Raises:
         ValueError: For fewer than two tensors, an unknown mode or shapes that do not merge.
     """
-    tensors = list(tensors_list) if isinstance(tensors_list, (list, tuple)) else [tensors_list]
+    tensors: list = list(tensors_list) if isinstance(tensors_list, (list, tuple)) \
+        else [tensors_list]
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"merge: expected layer outputs. Received: tensors_list[{i}]="

@@ -13,7 +13,7 @@ import dataclasses
 import jax.numpy as jnp
 
 from stackit.layers.base import Layer, Tensor
-from stackit.layers.conv import avg_pool_2d, conv_2d
+from stackit.layers.convolution import avg_pool_2d, conv_2d
 from stackit.layers.core import activation as activation_layer
 from stackit.layers.merge_ops import merge
 from stackit.layers.normalization import batch_normalization

@@ -1,0 +1,24 @@
+"""The snapshots `fit` writes under `checkpoint_path` / `best_checkpoint_path`."""
+
+from __future__ import annotations
+
+from stackit import model_io
+from stackit.callbacks.base import Callback, TrainingState
+
+__all__ = ["Snapshots"]
+
+
+class Snapshots(Callback):
+    """Writes the model's snapshot files whenever the loop says one is due
+    (`state.snapshot_due`): every `snapshot_step` steps and after each epoch when
+    `snapshot_epoch`. `fit` adds it first when the model has a checkpoint path."""
+
+    def _write(self, state: TrainingState) -> None:
+        if state.snapshot_due:
+            model_io.write_snapshots(self.model, state)
+
+    def on_batch_end(self, state: TrainingState) -> None:
+        self._write(state)
+
+    def on_epoch_end(self, state: TrainingState) -> None:
+        self._write(state)
