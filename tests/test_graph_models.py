@@ -327,3 +327,29 @@ def test_bad_graphs_are_refused():
     unrelated = fully_connected(input_data(shape=[None, 3]), 2)
     with pytest.raises(ValueError, match="session= belongs to a model that does not hold"):
         stackit.DNN(unrelated, session=model.session)
+
+
+def test_a_checkpoint_loads_into_the_same_graph_with_frozen_layers_for_fine_tuning(tmp_path):
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(32, 4)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 32)]
+
+    def build(freeze_body):
+        net = input_data(shape=[None, 4])
+        body = fully_connected(net, 6, activation='relu', trainable=not freeze_body)
+        head = fully_connected(body, 3, activation='softmax')
+        return stackit.DNN(regression(head, batch_size=8), seed=0), body, head
+
+    pretrained, body, _ = build(False)
+    pretrained.fit(x, y, n_epoch=2, verbose=0)
+    path = pretrained.save(str(tmp_path / 'pretrained'))
+
+    tuned, tuned_body, tuned_head = build(True)
+    with pytest.warns(UserWarning, match='optimizer starts afresh'):
+        tuned.load(path)
+    np.testing.assert_array_equal(tuned.get_weights(tuned_body.W), pretrained.get_weights(body.W))
+    assert int(tuned.train_state.step) == int(pretrained.train_state.step)
+    head_before = tuned.get_weights(tuned_head.W)
+    tuned.fit(x, y, n_epoch=1, verbose=0)
+    np.testing.assert_array_equal(tuned.get_weights(tuned_body.W), pretrained.get_weights(body.W))
+    assert not np.allclose(tuned.get_weights(tuned_head.W), head_before)

@@ -212,21 +212,25 @@ def conv_2d(incoming: Tensor, nb_filter: int, filter_size, strides=1, padding="s
             regularizer=None, weight_decay=0.001, trainable=True, restore=True, reuse=False,
             scope=None, name: str | None = None) -> Tensor:
     """Adds a `Conv2D` layer (tflearn argument names). See `Conv2D`."""
-    return Conv2D(nb_filter, filter_size, strides, padding, activation, bias, weights_init,
-                  bias_init, regularizer, weight_decay, trainable=trainable, restore=restore,
+    return Conv2D(filters=nb_filter, kernel_size=filter_size, strides=strides, padding=padding,
+                  activation=activation, bias=bias, weights_init=weights_init,
+                  bias_init=bias_init, regularizer=regularizer, weight_decay=weight_decay,
+                  trainable=trainable, restore=restore,
                   name=scope or name)(incoming, reuse=reuse)
 
 
 def max_pool_2d(incoming: Tensor, kernel_size, strides=None, padding="same",
                 name: str | None = None) -> Tensor:
     """Adds a `MaxPool2D` layer; `strides` default to `kernel_size`."""
-    return MaxPool2D(kernel_size, strides, padding, name=name)(incoming)
+    return MaxPool2D(kernel_size=kernel_size, strides=strides, padding=padding,
+                     name=name)(incoming)
 
 
 def avg_pool_2d(incoming: Tensor, kernel_size, strides=None, padding="same",
                 name: str | None = None) -> Tensor:
     """Adds an `AvgPool2D` layer; `strides` default to `kernel_size`."""
-    return AvgPool2D(kernel_size, strides, padding, name=name)(incoming)
+    return AvgPool2D(kernel_size=kernel_size, strides=strides, padding=padding,
+                     name=name)(incoming)
 
 
 def global_avg_pool(incoming: Tensor, name: str | None = None) -> Tensor:

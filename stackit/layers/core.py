@@ -323,7 +323,8 @@ def fully_connected(incoming: Tensor, n_units: int, activation="linear", bias=Tr
                     weight_decay=0.001, trainable=True, restore=True, reuse=False, scope=None,
                     name: str | None = None) -> Tensor:
     """Adds a `Dense` layer: `activation(flatten(incoming) @ W + b)`. See `Dense` for arguments."""
-    return Dense(n_units, activation, bias, weights_init, bias_init, regularizer, weight_decay,
+    return Dense(units=n_units, activation=activation, bias=bias, weights_init=weights_init,
+                 bias_init=bias_init, regularizer=regularizer, weight_decay=weight_decay,
                  trainable=trainable, restore=restore, name=scope or name)(incoming, reuse=reuse)
 
 
@@ -336,12 +337,12 @@ def dropout(incoming: Tensor, keep_prob: float, noise_shape=None,
     if not isinstance(keep_prob, (int, float)) or not 0.0 < keep_prob <= 1.0:
         raise ValueError(f"dropout: keep_prob must be in (0, 1]. "
                          f"Received: keep_prob={keep_prob!r}.")
-    return Dropout(1.0 - keep_prob, name=name)(incoming)
+    return Dropout(rate=1.0 - keep_prob, name=name)(incoming)
 
 
 def activation(incoming: Tensor, activation="linear", name: str | None = None) -> Tensor:
     """Applies an activation (tflearn name or callable) to `incoming`."""
-    return Activation(activation, name=name)(incoming)
+    return Activation(activation=activation, name=name)(incoming)
 
 
 def flatten(incoming: Tensor, name: str | None = None) -> Tensor:
@@ -354,11 +355,11 @@ def reshape(incoming: Tensor, new_shape: Sequence[int], name: str | None = None)
     if len(new_shape) < 1:
         raise ValueError(f"reshape: new_shape must include the batch axis first. "
                          f"Received: new_shape={new_shape!r}.")
-    return Reshape(tuple(new_shape[1:]), name=name)(incoming)
+    return Reshape(target_shape=tuple(new_shape[1:]), name=name)(incoming)
 
 
 def single_unit(incoming: Tensor, activation="linear", bias=True, trainable=True, restore=True,
                 reuse=False, scope=None, name: str | None = None) -> Tensor:
     """Adds a `SingleUnit` (`y = W x + b` per feature), as in tflearn's linear regression."""
-    return SingleUnit(activation, bias, trainable=trainable, restore=restore,
+    return SingleUnit(activation=activation, bias=bias, trainable=trainable, restore=restore,
                       name=scope or name)(incoming, reuse=reuse)

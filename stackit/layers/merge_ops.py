@@ -114,4 +114,4 @@ def merge(tensors_list: Sequence[Tensor], mode: str, axis: int = 1,
                             f"{type(t).__name__}.")
     if len(tensors) < 2:
         raise ValueError(f"merge: expected 2 or more tensors. Received: {len(tensors)}.")
-    return Merge(mode, axis, name=name)(tensors)
+    return Merge(mode=mode, axis=axis, name=name)(tensors)

@@ -131,11 +131,13 @@ def batch_normalization(incoming: Tensor, beta=0.0, gamma=1.0, epsilon=1e-5, dec
                         stddev=0.002, trainable=True, restore=True, reuse=False, scope=None,
                         name: str | None = None) -> Tensor:
     """Adds a `BatchNormalization` layer (tflearn arguments and defaults)."""
-    return BatchNormalization(beta, gamma, epsilon, decay, stddev, trainable=trainable,
+    return BatchNormalization(beta=beta, gamma=gamma, epsilon=epsilon, decay=decay,
+                              stddev=stddev, trainable=trainable,
                               restore=restore, name=scope or name)(incoming, reuse=reuse)
 
 
 def local_response_normalization(incoming: Tensor, depth_radius=5, bias=1.0, alpha=0.0001,
                                  beta=0.75, name: str | None = None) -> Tensor:
     """Adds a `LocalResponseNormalization` layer (tflearn's defaults)."""
-    return LocalResponseNormalization(depth_radius, bias, alpha, beta, name=name)(incoming)
+    return LocalResponseNormalization(depth_radius=depth_radius, bias=bias, alpha=alpha,
+                                      beta=beta, name=name)(incoming)
