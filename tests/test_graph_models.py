@@ -1,6 +1,8 @@
 """Graph models: several inputs and estimators, merges from anywhere, shared layers, sub-models
 over one session, and loading by structure; checked against numpy and tflearn's own examples."""
 
+import re
+
 import jax
 import numpy as np
 import pytest
@@ -353,3 +355,17 @@ def test_a_checkpoint_loads_into_the_same_graph_with_frozen_layers_for_fine_tuni
     tuned.fit(x, y, n_epoch=1, verbose=0)
     np.testing.assert_array_equal(tuned.get_weights(tuned_body.W), pretrained.get_weights(body.W))
     assert not np.allclose(tuned.get_weights(tuned_head.W), head_before)
+
+
+def test_the_progress_line_shows_each_estimators_loss_and_their_sum(capsys):
+    net = input_data(shape=[None, 3])
+    r1 = regression(fully_connected(net, 1), loss='mean_square', metric=None, name='first')
+    r2 = regression(fully_connected(net, 2), loss='mean_square', metric=None, name='second')
+    model = stackit.DNN([r1, r2], seed=0)
+    x = np.ones((8, 3), np.float32)
+    model.fit(x, {'first': np.ones((8, 1)), 'second': np.zeros((8, 2))}, n_epoch=1, verbose=2)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    match = re.search(r"loss ([\d.]+) \(first ([\d.]+) \+ second ([\d.]+)\)", line)
+    assert match, line
+    found = [float(v) for v in match.groups()]
+    assert found[0] == pytest.approx(found[1] + found[2], abs=2e-4)

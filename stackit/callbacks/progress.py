@@ -29,10 +29,19 @@ def _rate(state: TrainingState) -> str:
     return "-" if state.samples_per_sec is None else f"{state.samples_per_sec:,.0f}"
 
 
+def _each_loss(state: TrainingState) -> str:
+    """` (gen 0.69 + disc 1.38)`: each estimator's loss, when there are several."""
+    if len(state.heads) < 2:
+        return ""
+    return " (" + " + ".join(f"{name} {_fmt(values.get('loss'))}"
+                             for name, values in state.heads.items()) + ")"
+
+
 def epoch_summary(state: TrainingState) -> str:
-    """`Epoch 3/10 | step 1407 | loss 0.1234 | acc 0.9650 | val_loss ... | 12,345 samples/s`."""
+    """`Epoch 3/10 | step 1407 | loss 0.1234 | acc 0.9650 | val_loss ... | 12,345 samples/s`;
+    with several estimators the loss is their sum, each one's in parentheses."""
     parts = [f"Epoch {state.epoch}/{state.last_epoch}", f"step {state.step}",
-             f"loss {_fmt(state.loss_value)}"]
+             f"loss {_fmt(state.loss_value)}{_each_loss(state)}"]
     if state.show_metric and state.acc_value is not None:
         parts.append(f"{state.metric_name} {_fmt(state.acc_value)}")
     if state.val_loss is not None:
@@ -63,7 +72,7 @@ class ProgressBar(Callback):
         self.task: TaskID | None = None
 
     def _stats(self, state: TrainingState) -> str:
-        text = f"loss {_fmt(state.loss_value)}"
+        text = f"loss {_fmt(state.loss_value)}{_each_loss(state)}"
         if state.show_metric and state.acc_value is not None:
             text += f" {state.metric_name} {_fmt(state.acc_value)}"
         if state.val_loss is not None:
