@@ -91,12 +91,9 @@ X = [[0., 0.], [0., 1.], [1., 0.], [1., 1.]]
 Y_nand = [[1.], [1.], [1.], [0.]]
 Y_or = [[0.], [1.], [1.], [1.]]
 
-# Port note: the original joins both branches into one model with
-# `tflearn.merge([g_nand, g_or], mode='elemwise_mul')` and trains it with
-# `m.fit(X, [Y_nand, Y_or])`. A stackit model has one input and one estimator, so the two
-# branches are trained as two models and their predictions are multiplied instead; the
-# branches themselves are the original ones.
+# Graph definition
 stackit.reset_default_graph()
+# Building a network with 2 optimizers
 g = stackit.input_data(shape=[None, 2])
 # Nand operator definition
 g_nand = stackit.fully_connected(g, 32, activation='linear')
@@ -105,10 +102,6 @@ g_nand = stackit.fully_connected(g_nand, 1, activation='sigmoid')
 g_nand = stackit.regression(g_nand, optimizer='sgd',
                             learning_rate=2.,
                             loss='binary_crossentropy')
-m_nand = stackit.DNN(g_nand)
-m_nand.fit(X, Y_nand, n_epoch=400, snapshot_epoch=False)
-
-g = stackit.input_data(shape=[None, 2])
 # Or operator definition
 g_or = stackit.fully_connected(g, 32, activation='linear')
 g_or = stackit.fully_connected(g_or, 32, activation='linear')
@@ -116,18 +109,16 @@ g_or = stackit.fully_connected(g_or, 1, activation='sigmoid')
 g_or = stackit.regression(g_or, optimizer='sgd',
                           learning_rate=2.,
                           loss='binary_crossentropy')
-m_or = stackit.DNN(g_or)
-m_or.fit(X, Y_or, n_epoch=400, snapshot_epoch=False)
-
-
 # XOR merging Nand and Or operators
-def predict_xor(x):
-    return m_nand.predict(x) * m_or.predict(x)
+g_xor = stackit.merge([g_nand, g_or], mode='elemwise_mul')
 
+# Training
+m = stackit.DNN(g_xor)
+m.fit(X, [Y_nand, Y_or], n_epoch=400, snapshot_epoch=False)
 
 # Testing
 print("Testing XOR operator")
-print("0 xor 0:", predict_xor([[0., 0.]]))
-print("0 xor 1:", predict_xor([[0., 1.]]))
-print("1 xor 0:", predict_xor([[1., 0.]]))
-print("1 xor 1:", predict_xor([[1., 1.]]))
+print("0 xor 0:", m.predict([[0., 0.]]))
+print("0 xor 1:", m.predict([[0., 1.]]))
+print("1 xor 0:", m.predict([[1., 0.]]))
+print("1 xor 1:", m.predict([[1., 1.]]))

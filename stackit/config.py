@@ -22,11 +22,14 @@ def init_graph(seed: int | None = None, log_device: bool = False, num_cores: int
 
     Raises:
         TypeError: If `seed` is not an int or None.
+        ValueError: If `seed` is outside [0, 2**63).
     """
     del log_device, num_cores, gpu_memory_fraction, soft_placement
     global _SEED
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TypeError(f"init_graph: seed must be an int or None. Received: seed={seed!r}.")
+    if seed is not None and not 0 <= seed < 2**63:
+        raise ValueError(f"init_graph: seed must be in [0, 2**63). Received: seed={seed!r}.")
     _SEED = seed
 
 

@@ -36,6 +36,7 @@ class Model(DNN):
             if t.layer.n_inputs != 0:
                 raise ValueError(f"Model: inputs must come from Input(...)/input_data(...). "
                                  f"Received: {t!r}.")
+        self.search_estimators = False
         super().__init__(outs, **kwargs)
         check_inputs_cover(self.net, ins)
 

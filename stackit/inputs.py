@@ -11,7 +11,8 @@ import numpy as np
 
 from stackit.layers.base import Shape
 
-__all__ = ["as_array", "check_inputs", "check_targets", "check_finite", "split_validation"]
+__all__ = ["as_array", "check_inputs", "check_targets", "check_probability_rows", "check_finite",
+           "split_validation"]
 
 
 def is_lazy(data: Any) -> bool:
@@ -123,6 +124,10 @@ def as_array(data: Any, name: str, role: str) -> np.ndarray:
                                      or array.dtype == bool):
         raise TypeError(f"{role} must be numeric. Received: {role}.dtype={array.dtype} "
                         f"(ragged lists or strings?).")
+    if np.iscomplexobj(array):
+        raise TypeError(f"{role} must hold real numbers; the network does not take complex "
+                        f"values. Received: {role}.dtype={array.dtype}. Pass {role}.real, "
+                        f"abs({role}), or the real and imaginary parts as separate features.")
     if array.ndim == 0 or len(array) == 0:
         raise ValueError(f"{role} is empty. Expected at least one sample. "
                          f"Received: {role}.shape={array.shape}.")
@@ -163,8 +168,12 @@ def check_targets(y: np.ndarray, output: Shape, *, categorical: bool, to_one_hot
         return y.astype(np.int32)
     got = tuple(y.shape[1:])
     if got == tuple(output):
+        if categorical:
+            check_probability_rows(y, estimator, role)
         return y.astype(np.float32)
     if output == (1,) and got == ():
+        if categorical:
+            check_probability_rows(y.reshape(-1, 1), estimator, role)
         return y.reshape(-1, 1).astype(np.float32)
     if output == () and got == (1,):
         return y.reshape(-1).astype(np.float32)
@@ -180,6 +189,24 @@ def check_targets(y: np.ndarray, output: Shape, *, categorical: bool, to_one_hot
                          f"Received: {role}.shape={y.shape}, expected (None, {output[0]}).")
     raise ValueError(f"regression {estimator!r}: expected {role} of shape {(None, *output)}. "
                      f"Received: {role}.shape={y.shape}.")
+
+
+def check_probability_rows(y: np.ndarray, estimator: str, role: str = "Y") -> None:
+    """Categorical cross-entropy compares distributions: each target row (last axis) must hold
+    values >= 0 that sum to 1 (one-hot, or smoothed labels)."""
+    rows = y.reshape(-1, y.shape[-1]).astype(np.float64) if y.ndim > 1 else None
+    if rows is None or not np.isfinite(rows).all():
+        return  # shape and finiteness have their own checks and messages
+    bad = (rows < 0).any(axis=1) | ~np.isclose(rows.sum(axis=1), 1.0, rtol=0, atol=1e-3)
+    if bad.any():
+        where = np.unravel_index(int(np.argmax(bad)), y.shape[:-1])
+        index = ", ".join(str(int(i)) for i in where)
+        raise ValueError(
+            f"regression {estimator!r}: categorical cross-entropy expects each row of {role} to "
+            f"be class probabilities (values >= 0 summing to 1, e.g. one-hot). Received: "
+            f"{role}[{index}]={np.array2string(y[where], threshold=10)} (sum "
+            f"{rows[int(np.argmax(bad))].sum():.4g}); {int(bad.sum())} such row(s) in all. "
+            f"For independent 0/1 targets use loss='binary_crossentropy'.")
 
 
 def check_finite(array: np.ndarray, role: str) -> None:

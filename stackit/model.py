@@ -12,7 +12,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from stackit import model_io
-from stackit._args import alias, callback_list, check_positive_int
+from stackit._args import (
+    alias,
+    callback_list,
+    cap_batch_sizes,
+    check_fit_flags,
+    check_non_negative,
+    check_positive_int,
+    check_seed,
+)
 from stackit.callbacks.base import Callback, TrainingState
 from stackit.callbacks.progress import default_progress
 from stackit.callbacks.snapshots import Snapshots
@@ -29,6 +37,7 @@ from stackit.engine import (
     train_batch,
 )
 from stackit.engine.heads import Head, build_optimizer
+from stackit.engine.loop import Position
 from stackit.estimator import Regression
 from stackit.feeding import Feeder
 from stackit.layers.base import Layer, ParamRef, Tensor
@@ -74,7 +83,12 @@ class DNN:
 
     Raises:
         ValueError: For bad arguments, or a `session` that does not hold this graph's layers.
+        TypeError: For arguments of the wrong type (e.g. `clip_gradients='5'`, `seed='abc'`).
     """
+
+    #: Train every estimator linked to the network (tflearn); a functional `Model` trains
+    #: only those its outputs depend on.
+    search_estimators = True
 
     def __init__(self, network: Tensor | Sequence[Tensor] | Sequence[Layer],
                  clip_gradients: float = 5.0, tensorboard_verbose: int = 0,
@@ -83,12 +97,10 @@ class DNN:
                  session: Session | None = None, best_val_accuracy: float = 0.0, *,
                  seed: int | None = None):
         del tensorboard_verbose, tensorboard_dir
-        if clip_gradients is None or clip_gradients < 0:
-            raise ValueError(f"clip_gradients must be >= 0 (0 disables clipping). "
-                             f"Received: clip_gradients={clip_gradients!r}.")
-        if max_checkpoints is not None and max_checkpoints < 1:
-            raise ValueError(f"max_checkpoints must be >= 1 or None. "
-                             f"Received: max_checkpoints={max_checkpoints!r}.")
+        check_non_negative("clip_gradients", clip_gradients, " (0 disables clipping)")
+        if max_checkpoints is not None:
+            check_positive_int("max_checkpoints", max_checkpoints)
+        check_seed(seed)
         if session is not None and not isinstance(session, Session):
             raise TypeError(f"session must be another model's `session`. "
                             f"Received: session={type(session).__name__}.")
@@ -103,6 +115,8 @@ class DNN:
         self.seed = seed if seed is not None else secrets.randbits(31)
         self.data_rng = np.random.default_rng(self.seed)
         self.epoch = 0
+        self.position: Position | None = None  # inside an unfinished epoch (mid-epoch snapshot)
+        self.run_target: int | None = None  # the epoch the current/last fit was asked to reach
         self.preprocessing_fitted = False
         self.compiled_with_metrics = False
         self.rows: list[LayerRow] = []
@@ -114,10 +128,10 @@ class DNN:
         self._outputs: list[Tensor] = []
         self._estimators: list[Tensor] = []
         if isinstance(network, Tensor):
-            self._set_graph([network], search_estimators=True)
+            self._set_graph([network], search_estimators=self.search_estimators)
         elif isinstance(network, (list, tuple)) and network and \
                 all(isinstance(t, Tensor) for t in network):
-            self._set_graph(list(network), search_estimators=True)
+            self._set_graph(list(network), search_estimators=self.search_estimators)
         elif isinstance(network, (list, tuple)):
             self._set_layers(list(network))
         else:
@@ -280,7 +294,7 @@ class DNN:
             validation_batch_size: int | None = None, run_id: str | None = None,
             callbacks: Callback | Sequence[Callback] | None = None, *, epochs: int | None = None,
             validation_split: float | None = None, validation_data=None,
-            verbose: int = 1) -> History:
+            verbose: int = 1, resume: bool = False) -> History:
         """Trains the model: on every batch, each estimator's optimizer takes one step, in the
         order the estimators were created.
 
@@ -304,6 +318,10 @@ class DNN:
             callbacks: A `Callback` or a list of them. Defaults to `None`.
             verbose: 0 silent, 1 live bar on a terminal (plain lines otherwise), 2 plain lines.
                 Defaults to `1`.
+            resume: Continue the run from the newest snapshot under `checkpoint_path` (exactly
+                where it stopped, even mid-epoch) up to the epoch it was asked to reach; with
+                no snapshot, start from the beginning; a finished run is left as it is.
+                Defaults to `False`.
 
         Returns:
             A `History` with per-epoch `loss` (the sum over estimators), metric, `val_loss` and
@@ -313,6 +331,8 @@ class DNN:
             ValueError: For data that does not fit the network, bad arguments, or both a tflearn
                 argument and its Keras alias.
             NonFiniteLossError: If the loss becomes NaN or infinite (names the step).
+            KeyboardInterrupt: On Ctrl-C, after the current steps finish and, with a
+                `checkpoint_path`, a snapshot is written (resume it with `resume=True`).
         """
         n_epoch = alias("n_epoch", n_epoch, "epochs", epochs, 10)
         if validation_split is not None and validation_data is not None:
@@ -323,6 +343,7 @@ class DNN:
         if excl_trainops is not None:
             raise ValueError("excl_trainops is not supported: every estimator trains.")
         check_positive_int("n_epoch", n_epoch)
+        check_fit_flags(shuffle, verbose)
         self._ensure_built(X_inputs)
         heads = self._heads("fit")
         batch_size = self._batch_size(batch_size)
@@ -333,6 +354,7 @@ class DNN:
             check_positive_int("snapshot_step", snapshot_step)
 
         x, y, n = self._data(X_inputs, Y_targets)
+        batch_size, val_batch_size = cap_batch_sizes(n, batch_size, val_batch_size)
         val = None
         if isinstance(validation_set, (float, int)) and not isinstance(validation_set, bool):
             x, y, vx, vy = self.feeder.split(x, y, n, float(validation_set))
@@ -344,6 +366,13 @@ class DNN:
             vx, vy, _ = self._data(validation_set[0], validation_set[1], "validation ")
             val = (vx, vy)
 
+        say = print if verbose else (lambda *args, **kwargs: None)
+        if resume:
+            n_epoch = self._resume(n_epoch, say)
+            if n_epoch == 0:
+                return History({}, [])
+        else:
+            self.position, self.run_target = None, self.epoch + n_epoch
         if show_metric is None:
             show_metric = self.compiled_with_metrics
         self._fit_preprocessing(x)
@@ -365,12 +394,38 @@ class DNN:
             batch_size=batch_size, val_batch_size=val_batch_size, shuffle=shuffle,
             callbacks=([progress] if progress else []) + callbacks, state=state,
             snapshot_step=snapshot_step, snapshot_epoch=snapshot_epoch, rng=self.data_rng,
-            sync=self._sync)
+            sync=self._sync, resume=self.position if resume else None)
         return History(state.history, list(range(state.start_epoch + 1, state.epoch + 1)))
 
-    def _sync(self, ts: TrainState, epoch: int) -> None:
+    def _resume(self, n_epoch: int, say) -> int:
+        """Loads the newest snapshot for `fit(resume=True)`; returns the epochs left to run."""
+        if not self.checkpoint_path:
+            raise ValueError("fit(resume=True) continues from the newest snapshot under "
+                             "checkpoint_path, and this model has none: pass "
+                             "DNN(..., checkpoint_path='ckpt/model').")
+        newest = model_io.newest_snapshot(self.checkpoint_path)
+        if newest is None:
+            say(f"No snapshot matches {self.checkpoint_path}-<step>.npz: training from the "
+                f"start.")
+            self.position, self.run_target = None, self.epoch + n_epoch
+            return n_epoch
+        self.load(newest)
+        target = self.run_target if self.run_target is not None else self.epoch + n_epoch
+        self.run_target = target
+        if self.epoch >= target:
+            say(f"Nothing to resume: {newest} finished the run (epoch {self.epoch} of "
+                f"{target}).")
+            return 0
+        where = f", step {self.position.steps_done} of epoch {self.epoch + 1}" \
+            if self.position else ""
+        say(f"Resuming from {newest} (step {int(self._built_state().step)}{where}), up to "
+            f"epoch {target}.")
+        return target - self.epoch
+
+    def _sync(self, ts: TrainState, epoch: int, position: Position | None) -> None:
         self.train_state = ts
         self.epoch = epoch
+        self.position = position
 
     def _heads(self, action: str) -> list[Head]:
         if not self.heads:
@@ -443,6 +498,7 @@ class DNN:
         when it has no metric."""
         check_positive_int("batch_size", batch_size)
         x, y, n = self._data(X, Y)
+        batch_size = min(batch_size, n)  # padding beyond the data would only cost memory
         ts = self._built_state()
         readout = evaluate_arrays(self._built_steps(), ts.params, ts.layer_state,
                                   DeviceData(x, y, Placement(batch_size)), n, batch_size)

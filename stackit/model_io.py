@@ -19,9 +19,10 @@ import numpy as np
 from stackit import checkpoint
 from stackit.callbacks.base import TrainingState
 from stackit.engine import TrainState
+from stackit.engine.loop import Position
 from stackit.layers.base import Layer, Tensor
 
-__all__ = ["save_model", "load_model", "read_graph", "write_snapshots"]
+__all__ = ["save_model", "load_model", "read_graph", "write_snapshots", "newest_snapshot"]
 
 
 def save_model(model, model_file: str, weights_only: bool = False) -> str:
@@ -41,6 +42,12 @@ def save_model(model, model_file: str, weights_only: bool = False) -> str:
             "graph": _graph_config(model),
             "stored_layers": _stored_layers(model)}
     if not weights_only:
+        meta["run_target"] = model.run_target
+        if model.position is not None:
+            pos = model.position
+            meta["position"] = {"steps_done": pos.steps_done, "batch_size": pos.batch_size,
+                                "order_rng": pos.order_rng}
+            arrays.update(checkpoint.tree_to_arrays("position_acc", _acc_by_order(model, pos.acc)))
         arrays["step"] = np.asarray(ts.step)
         typed_key = jnp.issubdtype(ts.key.dtype, jax.dtypes.prng_key)
         arrays["key"] = np.asarray(jax.random.key_data(ts.key) if typed_key else ts.key)
@@ -88,10 +95,13 @@ def load_model(model, model_file: str, weights_only: bool = False) -> None:
             opt_state = ts.opt_state
         new = TrainState(params, layer_state, opt_state, jnp.asarray(arrays["step"], jnp.int32),
                          jnp.asarray(arrays["key"], ts.key.dtype))
+        position = _read_position(model, meta, arrays, path)
     model.train_state = new
     model.preprocessing_fitted = bool(meta.get("preprocessing_fitted", False))
     if not weights_only:
         model.epoch = int(meta.get("epoch", 0))
+        model.run_target = meta.get("run_target")
+        model.position = position
         if "data_rng" in meta:
             model.data_rng.bit_generator.state = meta["data_rng"]
 
@@ -128,11 +138,13 @@ def read_graph(model_file: str) -> tuple[str, list[Tensor], dict]:
     return path, [nodes[i] for i in graph["outputs"]], meta
 
 
-def write_snapshots(model, state: TrainingState) -> None:
+def write_snapshots(model, state: TrainingState) -> str | None:
     """Saves `<checkpoint_path>-<step>.npz` (keeping the newest `max_checkpoints`) and, when the
-    validation metric improves, `<best_checkpoint_path><metric>.npz`."""
+    validation metric improves, `<best_checkpoint_path><metric>.npz`. Returns the snapshot's
+    path (None without `checkpoint_path`)."""
+    written = None
     if model.checkpoint_path:
-        save_model(model, f"{model.checkpoint_path}-{state.step}")
+        written = save_model(model, f"{model.checkpoint_path}-{state.step}")
         if model.max_checkpoints:
             pattern = f"{glob.escape(model.checkpoint_path)}-*.npz"
             found = sorted((p for p in glob.glob(pattern) if _snapshot_step(p) >= 0),
@@ -143,6 +155,7 @@ def write_snapshots(model, state: TrainingState) -> None:
             and state.val_acc > model.best_val_accuracy:
         model.best_val_accuracy = state.val_acc
         save_model(model, f"{model.best_checkpoint_path}{state.val_acc:.4f}")
+    return written
 
 
 def _graph_config(model) -> dict:
@@ -197,6 +210,29 @@ def _match_layers(ours: list[list], theirs: list[list] | None, path: str) -> dic
             f"starting with {extra[0][0]!r} ({extra[0][1]}).")
     return {ours_name: file_name for ours_name, file_name in pairs.items()
             if ours_name != file_name}
+
+
+def newest_snapshot(prefix: str) -> str | None:
+    """The snapshot `<prefix>-<step>.npz` with the highest step, or None."""
+    found = [p for p in glob.glob(f"{glob.escape(prefix)}-*.npz") if _snapshot_step(p) >= 0]
+    return max(found, key=_snapshot_step) if found else None
+
+
+def _read_position(model, meta: dict, arrays: dict, path: str) -> Position | None:
+    """The place inside an epoch a mid-epoch snapshot holds, or None."""
+    saved = meta.get("position")
+    if saved is None:
+        return None
+    template = _acc_by_order(model, jax.device_get(model._built_steps().new_accumulators()))
+    acc = checkpoint.arrays_into_tree("position_acc", template, arrays, path)
+    acc["heads"] = {head.name: values for head, values in zip(model.heads, acc["heads"],
+                                                               strict=True)}
+    return Position(int(saved["steps_done"]), int(saved["batch_size"]), saved["order_rng"], acc)
+
+
+def _acc_by_order(model, acc: dict) -> dict:
+    """The accumulators with the heads' entries in head order (names may differ on load)."""
+    return {**acc, "heads": [acc["heads"][head.name] for head in model.heads]}
 
 
 def _check_shapes_in_graph_order(model, ts, arrays, rename, keep, path) -> None:

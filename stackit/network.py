@@ -106,19 +106,26 @@ class Network:
         return id(tensor) in self.index
 
     def init(self, key: jax.Array) -> tuple[dict, dict, list[LayerRow]]:
-        """Creates params and state for every layer; also returns one row per layer."""
-        params, state, rows = {}, {}, []
+        """Creates params and state for every layer (one compiled call for all of them); also
+        returns one row per layer."""
+        params, state = jax.jit(self._init_arrays)(key)
+        rows = [LayerRow(layer, self.first_node[layer_name(layer)].sample_shape,
+                         sum(x.size for x in jax.tree.leaves(params.get(layer.name, {}))))
+                for layer in self.layers]
+        return params, state, rows
+
+    def _init_arrays(self, key: jax.Array) -> tuple[dict, dict]:
+        params, state = {}, {}
         keys = jax.random.split(key, max(1, len(self.layers)))
         for layer, layer_key in zip(self.layers, keys, strict=False):
             node = self.first_node[layer_name(layer)]
-            p, s, shape = layer.init(layer_key, node.input_shapes)
+            p, s, _ = layer.init(layer_key, node.input_shapes)
             p, s = _strong(p), _strong(s)
             if p:
                 params[layer.name] = p
             if s:
                 state[layer.name] = s
-            rows.append(LayerRow(layer, tuple(shape), sum(x.size for x in jax.tree.leaves(p))))
-        return params, state, rows
+        return params, state
 
     def want_logits(self, node: Tensor, activation_name: str) -> bool:
         """Lets `apply` also return `node`'s value before its activation when that activation is

@@ -8,7 +8,8 @@ Names (`'adam'`, `'sgd'`, ...) map to these classes; an optax transformation pas
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+import numbers
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -40,12 +41,22 @@ class Optimizer:
     learning_rate: float = 0.001
     use_locking: bool = dataclasses.field(default=False, kw_only=True)
     name: str | None = dataclasses.field(default=None, kw_only=True)
+    #: The allowed interval of each hyperparameter of a subclass, e.g. `{"beta1": "[0, 1)"}`.
+    ranges: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self):
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr < 0:
             raise ValueError(f"{type(self).__name__}: learning_rate must be a non-negative "
                              f"number. Received: learning_rate={lr!r}.")
+        for field, interval in self.ranges.items():
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{type(self).__name__}: {field} must be a number in "
+                                f"{interval}. Received: {field}={value!r}.")
+            if not _within(float(value), interval):
+                raise ValueError(f"{type(self).__name__}: {field} must be in {interval}. "
+                                 f"Received: {field}={value!r}.")
         lr_decay, decay_step = getattr(self, "lr_decay", 0.0), getattr(self, "decay_step", 1)
         if lr_decay and (not isinstance(decay_step, int) or decay_step < 1
                          or not 0 < lr_decay <= 1):
@@ -69,6 +80,13 @@ class Optimizer:
     def build(self) -> optax.GradientTransformation:
         """The optax transformation this optimizer describes."""
         return self.transformation(self.schedule())
+
+
+def _within(value: float, interval: str) -> bool:
+    """Whether `value` lies in an interval written as `'[0, 1)'`, `'(0, inf)'`, ..."""
+    low, high = (float(end) for end in interval[1:-1].split(","))
+    above = low <= value if interval[0] == "[" else low < value
+    return above and (value <= high if interval[-1] == "]" else value < high)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -120,6 +138,7 @@ class Momentum(Optimizer):
     lr_decay: float = 0.0
     decay_step: int = 100
     staircase: bool = False
+    ranges = {"momentum": "[0, 1]"}
 
     def transformation(self, learning_rate):
         return optax.sgd(learning_rate, momentum=self.momentum)
@@ -184,6 +203,7 @@ class Adam(Optimizer, _Decay):
     beta1: float = 0.9
     beta2: float = 0.999
     epsilon: float = 1e-8
+    ranges = {"beta1": "[0, 1)", "beta2": "[0, 1)", "epsilon": "[0, inf)"}
 
     def transformation(self, learning_rate):
         return optax.chain(scale_by_tf_adam(self.beta1, self.beta2, self.epsilon),
@@ -205,6 +225,7 @@ class RMSProp(Optimizer, _Decay):
     decay: float = 0.9
     momentum: float = 0.0
     epsilon: float = 1e-10
+    ranges = {"decay": "[0, 1]", "momentum": "[0, 1]", "epsilon": "[0, inf)"}
 
     def transformation(self, learning_rate):
         return optax.rmsprop(learning_rate, decay=self.decay, eps=self.epsilon, initial_scale=1.0,
@@ -221,6 +242,7 @@ class AdaGrad(Optimizer, _Decay):
     """
 
     initial_accumulator_value: float = 0.1
+    ranges = {"initial_accumulator_value": "(0, inf)"}
 
     def transformation(self, learning_rate):
         return optax.adagrad(learning_rate,
@@ -239,6 +261,7 @@ class AdaDelta(Optimizer, _Decay):
 
     rho: float = 0.1
     epsilon: float = 1e-8
+    ranges = {"rho": "[0, 1]", "epsilon": "[0, inf)"}
 
     def transformation(self, learning_rate):
         return optax.adadelta(learning_rate, rho=self.rho, eps=self.epsilon)
@@ -304,6 +327,8 @@ class Ftrl(Optimizer):
     initial_accumulator_value: float = 0.1
     l1_regularization_strength: float = 0.0
     l2_regularization_strength: float = 0.0
+    ranges = {"learning_rate_power": "(-inf, 0]", "initial_accumulator_value": "[0, inf)",
+              "l1_regularization_strength": "[0, inf)", "l2_regularization_strength": "[0, inf)"}
 
     def transformation(self, learning_rate):
         return ftrl(learning_rate, self.learning_rate_power, self.initial_accumulator_value,

@@ -65,13 +65,20 @@ class Session:
         """Replaces the parameter `ref` by `value` (same shape).
 
         Raises:
-            ValueError: If the parameter does not exist or the shape differs.
+            ValueError: If the parameter does not exist, the shape differs, or `value` holds
+                NaN or infinity.
         """
         old = self.value(ref)
         new = np.asarray(value, dtype=old.dtype)
         if new.shape != old.shape:
             raise ValueError(f"{ref.layer}/{ref.param} has shape {old.shape}. "
                              f"Received: shape {new.shape}.")
+        bad = ~np.isfinite(new)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{ref.layer}/{ref.param} must hold finite numbers. Received: "
+                             f"{new[where]} at index {where} ({int(bad.sum())} non-finite "
+                             f"value(s) in all).")
         import jax.numpy as jnp
 
         self.params[ref.layer] = {**self.params[ref.layer], ref.param: jnp.asarray(new)}

@@ -59,6 +59,15 @@ def test_to_categorical_refuses_bad_labels(y, nb, error, match):
         du.to_categorical(y, nb)
 
 
+def test_to_categorical_refuses_a_result_too_large_to_allocate():
+    with pytest.raises(ValueError, match=r"1 x 1000000000001 = 1,000,000,000,001 values, more "
+                                         r"than the 2,147,483,647.*nb_classes=1000000000001 "
+                                         r"\(max\(y\) \+ 1\), len\(y\)=1"):
+        du.to_categorical([10**12])
+    with pytest.raises(ValueError, match=r"Received: nb_classes=1073741824, len\(y\)=2$"):
+        du.to_categorical([0, 1], 2**30)
+
+
 # ----------------------------------------------------------------------------- shuffle
 
 
@@ -198,6 +207,24 @@ def test_featurewise_std_normalization_computes_std_and_guards_constant_features
 def test_featurewise_std_normalization_with_given_std():
     out = du.featurewise_std_normalization([[2.0, 9.0]], std=[2.0, 3.0])
     np.testing.assert_array_equal(out, [[1.0, 3.0]])
+
+
+@pytest.mark.parametrize(
+    ("fn", "arg"),
+    [(du.featurewise_zero_center, "mean"), (du.featurewise_std_normalization, "std")],
+)
+def test_featurewise_statistics_of_the_wrong_shape_are_refused(fn, arg):
+    X = np.ones((5, 3, 2))
+    with pytest.raises(
+        ValueError,
+        match=rf"{arg} must be a scalar or an array of one sample's shape \(3, 2\).*X of shape "
+        rf"\(5, 3, 2\)\. Received: {arg}\.shape=\(3,\)",
+    ):
+        fn(X, np.ones(3))
+    with pytest.raises(TypeError, match=rf"{arg} must hold numbers"):
+        fn(X, "zero")
+    for fits in (2.0, np.ones((3, 2)), np.ones((1, 3, 2)), np.ones(2)):  # broadcast to X
+        assert fn(X, fits).shape == X.shape
 
 
 @pytest.mark.parametrize("std", [[1.0, 0.0], [-1.0, 1.0], [np.inf, 1.0]])

@@ -93,6 +93,31 @@ def test_logical_operators_learn_their_truth_tables(tmp_path):
             assert round(value) == truth, f"{label} {value}"
 
 
+def test_autoencoder_encodes_to_64_values_and_beats_the_average_digit(tmp_path):
+    output = run_example(tmp_path, "autoencoder.py", "--epochs", "2")
+    assert "Epoch 2/2" in output
+    # the encoder sub-model (DNN(encoder, session=model.session)) gives 64 numbers per digit
+    assert "Encoding of X[0], shape (1, 64):" in output
+    printed = output.split("Encoding of X[0], shape (1, 64):", 1)[1].split("]", 1)[0]
+    code = [float(v) for v in re.findall(FLOAT, printed)]
+    assert len(code) == 64 and np.all(np.isfinite(code)) and np.std(code) > 0
+    found = re.search(rf"Reconstruction error on .*: ({FLOAT}) "
+                      rf"\(always answering the average digit: ({FLOAT})\)", output)
+    assert found, output[-2000:]
+    error, baseline = float(found.group(1)), float(found.group(2))
+    assert error < 0.95 * baseline  # better than answering the average digit every time
+    # the test digits are the validation set: predict and the validation loss agree
+    assert error == pytest.approx(last_epoch_value(output, "val_loss"), abs=2e-4)
+
+
+def test_wide_and_deep_trains_on_two_inputs_fed_by_name(tmp_path):
+    output = run_example(tmp_path, "wide_and_deep.py", "--epochs", "1")
+    assert "Epoch 1/1" in output
+    assert last_epoch_value(output, "val_acc") > 0.5  # validation_set=0.1 of a dict input
+    (accuracy,) = printed_arrays(output, "Test accuracy:")[:1]
+    assert accuracy > 50  # percent, after one epoch; chance is 10
+
+
 def test_dnn_trains_one_epoch_on_the_shipped_sample(tmp_path):
     output = run_example(tmp_path, "dnn.py", epochs=1)
     assert "Using the 5,000-image sample" in output  # load_data fell back, with a warning

@@ -369,3 +369,13 @@ def test_the_progress_line_shows_each_estimators_loss_and_their_sum(capsys):
     assert match, line
     found = [float(v) for v in match.groups()]
     assert found[0] == pytest.approx(found[1] + found[2], abs=2e-4)
+
+
+def test_a_functional_model_trains_only_the_estimators_its_outputs_depend_on():
+    a = Input(shape=(3,), name='a')
+    h = Dense(8)(a)
+    other = stackit.Model(inputs=a, outputs=Dense(1)(h))
+    other.compile(loss='mean_square')
+    y1 = regression(Dense(1)(h), loss='mean_square', name='y1')
+    assert [head.name for head in stackit.Model(inputs=a, outputs=y1).heads] == ['y1']
+    assert len(stackit.DNN(y1).heads) == 2  # tflearn's DNN trains every linked estimator

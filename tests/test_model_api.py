@@ -104,10 +104,40 @@ def test_get_and_set_weights_through_handles_and_layer_names():
 
     with pytest.raises(ValueError, match=r"FullyConnected/W has shape \(4, 8\).*\(8, 4\)"):
         model.set_weights(hidden.W, new.T)
+    poisoned = new.copy()
+    poisoned[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"FullyConnected/W must hold finite numbers\. "
+                                         r"Received: nan at index \(1, 2\)"):
+        model.set_weights(hidden.W, poisoned)
+    with pytest.raises(ValueError, match=r"inf at index \(0,\)"):
+        stackit.variables.set_value(out.b, [np.inf, 0.0, 0.0], session=model.session)
+    np.testing.assert_array_equal(model.get_weights(hidden.W), new)  # unchanged
     with pytest.raises(ValueError, match=r"no parameter Nope/W.*FullyConnected/W"):
         model.get_weights("Nope/W")
     with pytest.raises(ValueError, match=r"No layer named 'Nope'"):
         stackit.variables.get_layer_variables_by_name("Nope")
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"clip_gradients": "5"}, TypeError,
+     r"clip_gradients must be a number \(0 disables clipping\)\. Received: clip_gradients='5'"),
+    ({"clip_gradients": -1.0}, ValueError, r"clip_gradients must be >= 0.*clip_gradients=-1\.0"),
+    ({"clip_gradients": None}, TypeError, r"clip_gradients=None"),
+    ({"seed": "abc"}, TypeError, r"seed must be an int or None\. Received: seed='abc'"),
+    ({"seed": -1}, ValueError, r"seed must be in \[0, 2\*\*63\)\. Received: seed=-1"),
+    ({"seed": 1.5}, TypeError, r"seed=1\.5"),
+    ({"max_checkpoints": "3"}, ValueError, r"max_checkpoints must be a positive int.*'3'"),
+    ({"max_checkpoints": 0}, ValueError, r"max_checkpoints=0"),
+])
+def test_dnn_refuses_bad_constructor_arguments(kwargs, error, match):
+    net = regression(fully_connected(input_data(shape=[None, 4]), 3, activation="softmax"))
+    with pytest.raises(error, match=match):
+        stackit.DNN(net, **kwargs)
+
+
+def test_init_graph_refuses_a_negative_seed():
+    with pytest.raises(ValueError, match=r"init_graph: seed must be in \[0, 2\*\*63\).*-1"):
+        stackit.init_graph(seed=-1)
 
 
 def test_get_weights_returns_a_copy_that_training_does_not_change():
@@ -253,7 +283,9 @@ def test_fit_batch_takes_one_step_like_fit_over_one_full_batch():
     assert stepped.get_train_vars() == [stackit.layers.ParamRef(layer, param)
                                         for layer in ("FullyConnected", "FullyConnected_2")
                                         for param in ("W", "b")]
-    stepped.set_weights("FullyConnected_2/W", np.full((4, 3), np.inf, np.float32))
+    huge = np.finfo(np.float32).max  # finite (set_weights refuses inf); the outputs overflow
+    stepped.set_weights("FullyConnected/W", np.full((5, 6), huge, np.float32))
+    stepped.set_weights("FullyConnected_1/W", np.full((6, 4), huge, np.float32))
     with pytest.raises(stackit.NonFiniteLossError, match="step 2"):
         stepped.fit_batch(x, y)
     assert int(stepped.train_state.step) == 1  # the non-finite step was skipped

@@ -67,6 +67,8 @@ _Y_INF = _Y.copy()
 _Y_INF[5, 1] = np.inf
 _X_BIG = _X.astype(np.float64)
 _X_BIG[2, 1] = 1e300
+_Y_NEGATIVE = _Y.copy()
+_Y_NEGATIVE[4] = [-1.0, 1.0, 1.0]  # sums to 1, but not probabilities
 
 BAD_FIT_CALLS = {
     # name: (X, Y, fit kwargs, exception, message pattern)
@@ -109,6 +111,22 @@ BAD_FIT_CALLS = {
                                   ValueError, r"validation_split or validation_data"),
     "callbacks_not_callbacks": (_X, _Y, {"callbacks": ["early_stopping"]}, TypeError,
                                 r"callbacks"),
+    # today numpy would drop the imaginary part with a warning
+    "complex_x": (_X.astype(np.complex128) + 1j, _Y, {}, TypeError,
+                  r"X must hold real numbers.*X\.dtype=complex128"),
+    "complex_y": (_X, _Y.astype(np.complex64), {}, TypeError,
+                  r"Y must hold real numbers.*Y\.dtype=complex64"),
+    "y_negative_probability": (_X, _Y_NEGATIVE, {}, ValueError,
+                               r"categorical cross-entropy expects each row of Y to be class "
+                               r"probabilities.*Received: Y\[4\]=\[-1\.  1\.  1\.\]"),
+    "y_rows_not_summing_to_1": (_X, 2 * _Y, {}, ValueError,
+                                r"values >= 0 summing to 1.*Y\[0\]=.*\(sum 2\); 20 such row"),
+    "validation_y_not_probabilities": (_X, _Y, {"validation_set": (_X, 2 * _Y)}, ValueError,
+                                       r"each row of validation Y"),
+    "shuffle_string": (_X, _Y, {"shuffle": "no"}, TypeError,
+                       r"shuffle must be True, False or None.*Received: shuffle='no'"),
+    "verbose_9": (_X, _Y, {"verbose": 9}, ValueError,
+                  r"verbose must be 0 \(silent\), 1 .* or 2 .*Received: verbose=9"),
 }
 
 
@@ -125,6 +143,22 @@ def test_bad_fit_input_is_refused_before_compiling(case):
 
     _assert_nothing_compiled(model)
     assert int(model.train_state.step) == 0
+
+
+def test_smoothed_labels_are_probabilities():
+    model = _model()
+    smooth = 0.9 * _Y + 0.1 / 3  # label smoothing keeps rows summing to 1
+    model.fit(_X, smooth, n_epoch=1, verbose=0)
+
+
+def test_a_batch_larger_than_the_data_is_lowered_to_it():
+    model = _model()
+    with pytest.warns(UserWarning, match=r"lowering batch_size=1000000000 and "
+                                         r"validation_batch_size=1000000000 to the 20 samples"):
+        history = model.fit(_X, _Y, n_epoch=2, batch_size=10**9, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert int(model.train_state.step) == 2  # one batch of 20 per epoch
+    model.fit(_X, _Y, n_epoch=1, batch_size=64, verbose=0)  # the default size: no note
 
 
 def test_bad_evaluate_and_predict_inputs_are_refused_before_compiling():
@@ -171,6 +205,15 @@ def test_unknown_names_list_the_valid_ones(build, pattern):
     net = input_data(shape=[None, 4])
     with pytest.raises(ValueError, match=pattern):
         build(net)
+
+
+def test_one_hot_class_count_must_match_the_output_units():
+    with pytest.raises(ValueError, match=r"regression 'Regression': to_one_hot=True .* "
+                                         r"n_classes=5 columns.*must have 5 units\. "
+                                         r"Received: n_classes=5, input shape=\(None, 3\)"):
+        _model(to_one_hot=True, n_classes=5)  # refused when the model is built
+    model = _model(to_one_hot=True, n_classes=3)
+    model.fit(_X, _LABELS, n_epoch=1, verbose=0)
 
 
 def test_keras_compile_with_unknown_names_lists_the_valid_ones():

@@ -242,7 +242,8 @@ def test_positional_arguments_and_defaults_follow_tflearn(cls):
     spec = TFLEARN_SIGNATURES[cls]
     default = cls()
     assert [(name, getattr(default, name)) for name, _ in spec] == spec
-    special = {"lr_decay": 0.5, "decay_step": 7, "staircase": True}
+    special = {"lr_decay": 0.5, "decay_step": 7, "staircase": True,
+               "learning_rate_power": -0.75}  # a power must be <= 0
     values = [special.get(name, 0.25 + 0.01 * i) for i, (name, _) in enumerate(spec)]
     built = cls(*values)
     assert [getattr(built, name) for name, _ in spec] == values
@@ -268,6 +269,38 @@ def test_lr_decay_is_a_keyword_where_tflearn_has_none():
 def test_bad_arguments_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SGD(**kwargs)
+
+
+@pytest.mark.parametrize(("make", "error", "match"), [
+    (lambda: Adam(beta1=2), ValueError, r"Adam: beta1 must be in \[0, 1\)\. Received: beta1=2"),
+    (lambda: Adam(beta2=1.0), ValueError, r"beta2 must be in \[0, 1\)"),
+    (lambda: Adam(epsilon=-1), ValueError, r"Adam: epsilon must be in \[0, inf\).*epsilon=-1"),
+    (lambda: Adam(beta1="0.9"), TypeError, r"beta1 must be a number in \[0, 1\)"),
+    (lambda: Momentum(momentum=-1), ValueError,
+     r"Momentum: momentum must be in \[0, 1\]\. Received: momentum=-1"),
+    (lambda: Nesterov(momentum=float("nan")), ValueError, r"momentum=nan"),
+    (lambda: RMSProp(decay=1.5), ValueError, r"RMSProp: decay must be in \[0, 1\]"),
+    (lambda: RMSProp(epsilon=-1e-10), ValueError, r"epsilon must be in \[0, inf\)"),
+    (lambda: AdaGrad(initial_accumulator_value=0.0), ValueError,
+     r"initial_accumulator_value must be in \(0, inf\)"),
+    (lambda: AdaDelta(rho=-0.1), ValueError, r"AdaDelta: rho must be in \[0, 1\]"),
+    (lambda: Ftrl(learning_rate_power=0.5), ValueError,
+     r"learning_rate_power must be in \(-inf, 0\]"),
+    (lambda: Ftrl(l1_regularization_strength=-1.0), ValueError,
+     r"l1_regularization_strength must be in \[0, inf\)"),
+], ids=["adam_beta1", "adam_beta2", "adam_epsilon", "adam_beta1_str", "momentum", "nesterov_nan",
+        "rmsprop_decay", "rmsprop_epsilon", "adagrad_accumulator", "adadelta_rho", "ftrl_power",
+        "ftrl_l1"])
+def test_hyperparameters_out_of_range_are_refused(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_hyperparameters_at_their_limits_are_accepted():
+    Adam(beta1=0.0, beta2=0.0, epsilon=0.0)
+    Momentum(momentum=1.0)
+    RMSProp(decay=1.0, momentum=0.0, epsilon=0.0)
+    Ftrl(learning_rate_power=0.0, initial_accumulator_value=0.0)
 
 
 def test_descriptors_are_frozen_and_hashable():

@@ -35,6 +35,8 @@ class TrainingState:
         val_heads: The same for the last validation.
         snapshot_due: True during the hook at which a snapshot is due (`snapshot_step`,
             `snapshot_epoch`); the `Snapshots` callback writes it then.
+        interrupted: True during the last `on_batch_end` after Ctrl-C (training then stops
+            with KeyboardInterrupt).
     """
 
     n_epoch: int
@@ -60,6 +62,7 @@ class TrainingState:
     heads: dict[str, dict[str, float | None]] = dataclasses.field(default_factory=dict)
     val_heads: dict[str, dict[str, float | None]] = dataclasses.field(default_factory=dict)
     snapshot_due: bool = False
+    interrupted: bool = False
 
     @property
     def last_epoch(self) -> int:

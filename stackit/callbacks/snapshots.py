@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from stackit import model_io
 from stackit.callbacks.base import Callback, TrainingState
 
@@ -14,8 +16,12 @@ class Snapshots(Callback):
     `snapshot_epoch`. `fit` adds it first when the model has a checkpoint path."""
 
     def _write(self, state: TrainingState) -> None:
-        if state.snapshot_due:
-            model_io.write_snapshots(self.model, state)
+        if not state.snapshot_due:
+            return
+        written = model_io.write_snapshots(self.model, state)
+        if state.interrupted and written:
+            print(f"Saved a snapshot at step {state.step} to {written}; continue with "
+                  f"fit(..., resume=True).", file=sys.stderr, flush=True)
 
     def on_batch_end(self, state: TrainingState) -> None:
         self._write(state)

@@ -19,6 +19,9 @@ __all__ = [
 
 _PAD_MODES = ("pre", "post")
 
+#: The most values `to_categorical` returns (2**31 - 1: 8 GiB of float32).
+MAX_ONE_HOT_SIZE = 2**31 - 1
+
 
 def _integer_labels(y: Any, name: str = "y") -> np.ndarray:
     """Returns `y` as a 1-D int64 array, refusing anything that is not a whole, non-negative id."""
@@ -70,9 +73,11 @@ def to_categorical(y: Any, nb_classes: int | None = None) -> np.ndarray:
     Raises:
         TypeError: If `y` does not hold numbers, or `nb_classes` is not an int.
         ValueError: If `y` is not 1-D, holds a negative or fractional id, holds an id
-            `>= nb_classes`, or is empty while `nb_classes` is `None`.
+            `>= nb_classes`, is empty while `nb_classes` is `None`, or the result would hold
+            more than `MAX_ONE_HOT_SIZE` (2**31 - 1) values.
     """
     labels = _integer_labels(y)
+    given = nb_classes
     if nb_classes is None:
         if labels.size == 0:
             raise ValueError(
@@ -89,6 +94,14 @@ def to_categorical(y: Any, nb_classes: int | None = None) -> np.ndarray:
         raise ValueError(
             f"class ids must be in [0, nb_classes) = [0, {nb_classes}). "
             f"Received: y[{index}]={int(labels[index])}"
+        )
+    if labels.shape[0] * int(nb_classes) > MAX_ONE_HOT_SIZE:
+        inferred = " (max(y) + 1)" if given is None else ""
+        raise ValueError(
+            f"to_categorical would return {labels.shape[0]} x {nb_classes} = "
+            f"{labels.shape[0] * int(nb_classes):,} values, more than the {MAX_ONE_HOT_SIZE:,} "
+            f"(8 GiB of float32) it allows. Are these class ids? "
+            f"Received: nb_classes={nb_classes}{inferred}, len(y)={labels.shape[0]}"
         )
     out = np.zeros((labels.shape[0], int(nb_classes)), dtype=np.float32)
     out[np.arange(labels.shape[0]), labels] = 1.0
@@ -222,6 +235,27 @@ def _as_float_array(X: Any, name: str = "X") -> np.ndarray:
     return arr
 
 
+def _per_feature(value: Any, arr: np.ndarray, name: str) -> np.ndarray:
+    """`value` (a given mean or std) as an array that broadcasts to `X`'s shape, else an error
+    saying which shapes fit."""
+    v = np.asarray(value)
+    if v.dtype == bool or not (
+        np.issubdtype(v.dtype, np.integer) or np.issubdtype(v.dtype, np.floating)
+    ):
+        raise TypeError(f"{name} must hold numbers. Received: {name}.dtype={v.dtype}")
+    try:
+        fits = np.broadcast_shapes(v.shape, arr.shape) == arr.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{name} must be a scalar or an array of one sample's shape {arr.shape[1:]} (as "
+            f"returned with the training data) to apply to X of shape {arr.shape}. "
+            f"Received: {name}.shape={v.shape}"
+        )
+    return v
+
+
 def featurewise_zero_center(X: Any, mean: Any = None) -> np.ndarray | tuple[np.ndarray, Any]:
     """Subtracts a per-feature mean from every sample.
 
@@ -239,14 +273,15 @@ def featurewise_zero_center(X: Any, mean: Any = None) -> np.ndarray | tuple[np.n
         the same mean can be applied to other data. `X` itself is not modified.
 
     Raises:
-        TypeError: If `X` does not hold numbers.
-        ValueError: If `X` is a scalar or empty.
+        TypeError: If `X` or a given `mean` does not hold numbers.
+        ValueError: If `X` is a scalar or empty, or a given `mean` does not fit one sample's
+            shape.
     """
     arr = _as_float_array(X)
     if mean is None:
         mean = arr.mean(axis=0)
         return arr - mean, mean
-    return arr - mean
+    return arr - _per_feature(mean, arr, "mean")
 
 
 def featurewise_std_normalization(X: Any, std: Any = None) -> np.ndarray | tuple[np.ndarray, Any]:
@@ -272,16 +307,16 @@ def featurewise_std_normalization(X: Any, std: Any = None) -> np.ndarray | tuple
         `X` itself is not modified.
 
     Raises:
-        TypeError: If `X` does not hold numbers.
-        ValueError: If `X` is a scalar or empty, or a given `std` has an entry <= 0 or not
-            finite.
+        TypeError: If `X` or a given `std` does not hold numbers.
+        ValueError: If `X` is a scalar or empty, or a given `std` does not fit one sample's
+            shape, or has an entry <= 0 or not finite.
     """
     arr = _as_float_array(X)
     if std is None:
         std = arr.std(axis=0)
         std = np.where(std > 0, std, np.ones_like(std))
         return arr / std, std
-    std_arr = np.asarray(std)
+    std_arr = _per_feature(std, arr, "std")
     if not np.all(np.isfinite(std_arr) & (std_arr > 0)):
         raise ValueError(
             "std must be finite and > 0 everywhere (a constant feature has std 0; call "

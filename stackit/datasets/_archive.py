@@ -21,7 +21,11 @@ from pathlib import Path
 
 from stackit.datasets._fetch import DatasetFormatError, UnsafeArchiveError
 
-__all__ = ["extract_tar"]
+__all__ = ["extract_tar", "MAX_EXTRACTED_BYTES"]
+
+#: The default cap on what one archive may extract to: 1 GiB, over five times the largest
+#: dataset extracted (CIFAR-100, ~180 MB; oxflower17 ~60 MB).
+MAX_EXTRACTED_BYTES = 1 << 30
 
 # What a damaged archive raises while being read.
 _READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
@@ -56,6 +60,7 @@ def extract_tar(
     *,
     required: Iterable[str] = (),
     prepare: Callable[[Path], None] | None = None,
+    max_bytes: int = MAX_EXTRACTED_BYTES,
 ) -> Path:
     """Extracts `archive` so that `folder/top` appears complete, or not at all.
 
@@ -68,12 +73,16 @@ def extract_tar(
         required: Paths relative to `top` that must be in the archive. Defaults to `()`.
         prepare: Called on the extracted (still temporary) `top` folder before it is renamed
             into place, e.g. to sort files into class folders. Defaults to `None`.
+        max_bytes: The most bytes the archive's files may add up to; reading stops, before
+            anything is written, as soon as the sizes in the member headers exceed it (a
+            decompression bomb). Defaults to `MAX_EXTRACTED_BYTES` (1 GiB).
 
     Returns:
         The path `folder/top`.
 
     Raises:
-        UnsafeArchiveError: If a member is a link, a special file, or escapes the folder.
+        UnsafeArchiveError: If a member is a link, a special file, or escapes the folder, or
+            the files add up to more than `max_bytes`.
         DatasetFormatError: If the archive is truncated or unreadable, or lacks `top` or a
             `required` file.
     """
@@ -85,9 +94,18 @@ def extract_tar(
     try:
         try:
             with tarfile.open(archive, "r:*") as tar:
-                members = tar.getmembers()
-                for member in members:
+                members, total = [], 0
+                for member in tar:  # reads one header at a time: stops early on a bomb
                     _check_member(member, archive)
+                    total += member.size
+                    if total > max_bytes:
+                        raise UnsafeArchiveError(
+                            f"Refusing to extract {archive}: its files add up to more than "
+                            f"max_bytes={max_bytes:,} bytes (reached at member "
+                            f"{member.name!r}). The dataset's archive is smaller; this is not "
+                            "the official file. Delete it and try again."
+                        )
+                    members.append(member)
                 if hasattr(tarfile, "data_filter"):
                     tar.extractall(staging, members=members, filter="data")
                 else:  # Python < 3.10.12: the checks above are the whole defence.

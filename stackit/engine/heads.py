@@ -53,7 +53,8 @@ def build_heads(net: Network, estimators: Sequence[Tensor]) -> list[Head]:
     """One head per estimator node, in order; asks `net` for logits where a loss wants them.
 
     Raises:
-        ValueError: If two estimators share a name or a target key.
+        ValueError: If two estimators share a name or a target key, or `n_classes` (with
+            `to_one_hot`) differs from the size of the estimator's input.
     """
     heads: list[Head] = []
     for node in estimators:
@@ -64,6 +65,12 @@ def build_heads(net: Network, estimators: Sequence[Tensor]) -> list[Head]:
         head = Head(est.name or "Regression", node, node.parents[0], loss,
                     node.parents[1] if tensor_loss else None, metrics.get(est.metric),
                     est.target_name, est)
+        if est.to_one_hot and head.output.sample_shape != (est.n_classes,):
+            raise ValueError(
+                f"regression {head.name!r}: to_one_hot=True makes one-hot targets of "
+                f"n_classes={est.n_classes} columns, so the estimator's input must have "
+                f"{est.n_classes} units. Received: n_classes={est.n_classes}, input shape="
+                f"{tuple(head.output.shape)} (from {head.output.name!r}).")
         if loss is not None:
             wanted = loss.logits_of or loss.stable_activation
             head.logits = wanted is not None and net.want_logits(head.output, wanted)

@@ -6,8 +6,12 @@ before anything outside the loop (callbacks, among them snapshots) looks at the 
 
 from __future__ import annotations
 
+import dataclasses
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -24,8 +28,8 @@ from stackit.engine.data import (
 )
 from stackit.engine.steps import Steps, TrainState
 
-__all__ = ["fit_loop", "train_batch", "evaluate_arrays", "predict_arrays", "NonFiniteLossError",
-           "STEPS_PER_CHUNK", "REFRESH_SECONDS"]
+__all__ = ["fit_loop", "Position", "train_batch", "evaluate_arrays", "predict_arrays",
+           "NonFiniteLossError", "STEPS_PER_CHUNK", "REFRESH_SECONDS"]
 
 # Steps fused into one dispatch when scanning, and the display refresh period.
 STEPS_PER_CHUNK = 32
@@ -114,19 +118,73 @@ def train_batch(steps: Steps, ts: TrainState, x: dict, y: dict,
     return readout["total"]
 
 
+@dataclasses.dataclass
+class Position:
+    """Where a run stands inside an epoch: what a mid-epoch snapshot holds to resume exactly.
+
+    Attributes:
+        steps_done: Steps of the current epoch already taken (a multiple of the steps per
+            dispatch, or all of them).
+        batch_size: The batch size those steps used.
+        order_rng: The data RNG state before this epoch's order was drawn (drawn again on
+            resume, so the epoch goes on in the same order).
+        acc: Host copy of the epoch's accumulators (so the epoch's logged loss is the same).
+    """
+
+    steps_done: int
+    batch_size: int
+    order_rng: Mapping[str, Any]
+    acc: Any = None
+
+
+class Interrupt:
+    """Turns Ctrl-C (SIGINT) during `fit` into a request to stop after the current dispatch;
+    a second Ctrl-C stops at once. Only in the main thread (elsewhere signals cannot be
+    caught, and Ctrl-C raises as usual)."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> Interrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:  # second Ctrl-C: the user does not want to wait
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nCtrl-C: stopping after the current steps (Ctrl-C again to stop at once).",
+              file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
              val: tuple[dict, dict] | None, *, n_epoch: int, batch_size: int,
              val_batch_size: int, shuffle: bool, callbacks: Sequence[Callback],
              state: TrainingState, snapshot_step: int | None, snapshot_epoch: bool,
              rng: np.random.Generator,
-             sync: Callable[[TrainState, int], None]) -> TrainState:
-    """Runs `n_epoch` epochs and returns the final training state.
+             sync: Callable[[TrainState, int, Position | None], None],
+             resume: Position | None = None) -> TrainState:
+    """Runs `n_epoch` epochs (the first one finishing a resumed epoch) and returns the final
+    training state.
 
     Args:
-        sync: `sync(ts, epoch)` publishes the state to the model; called before every
-            callback hook. `state.snapshot_due` tells the hooks when a snapshot is due (every
-            `snapshot_step` steps, after validating, and at the end of each epoch when
-            `snapshot_epoch`); the `Snapshots` callback writes it.
+        sync: `sync(ts, epochs done, position in the current epoch or None)` publishes the
+            state to the model; called before every callback hook. `state.snapshot_due` tells
+            the hooks when a snapshot is due (every `snapshot_step` steps, after validating,
+            and at the end of each epoch when `snapshot_epoch`); the `Snapshots` callback
+            writes it.
+        resume: Where a resumed epoch stands (from a mid-epoch snapshot), or None.
+
+    Raises:
+        KeyboardInterrupt: After Ctrl-C, once the current dispatch has finished and a snapshot
+            was offered to the callbacks (`state.interrupted` is True then).
+        NonFiniteLossError: If the loss becomes NaN or infinite.
     """
     x, y = train
     n = n_rows(x)
@@ -136,9 +194,10 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
     val_data = DeviceData(*val, Placement(val_batch_size)) if val is not None else None
     chunks, per_chunk = chunk_plan(n, batch_size, STEPS_PER_CHUNK if steps.scan else 1)
     done_epochs = state.start_epoch
+    position: Position | None = None
 
     def emit(hook: str) -> bool:
-        sync(ts, done_epochs)
+        sync(ts, done_epochs, position)
         for callback in callbacks:
             try:
                 getattr(callback, hook)(state)
@@ -167,53 +226,93 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
         # None until a chunk after the compiling one has finished: no misleading first rate
         state.samples_per_sec = (seen - seen0) / spent if seen > seen0 and spent > 0 else None
 
+    def stop_for_interrupt():
+        """After Ctrl-C: validate, offer the callbacks a snapshot of this very state, stop."""
+        validate()
+        state.snapshot_due = state.interrupted = True
+        emit("on_batch_end")
+        state.snapshot_due = False
+        raise KeyboardInterrupt
+
     host_step = int(ts.step)
-    try:
-        emit("on_train_begin")
-        for _ in range(n_epoch):
-            state.epoch += 1
-            state.val_loss = state.val_acc = None
-            state.val_heads = {}
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            acc = unaliased(steps.new_accumulators())
-            if emit("on_epoch_begin"):
-                break
-            start = last = time.perf_counter()
-            done, snapshot_at = 0, None
-            rate_from = (start, 0)
-            for c, idx in enumerate(batch_indices(order, batch_size, chunks, per_chunk)):
-                xs, ys, rows = data.chunk(idx)
-                ts, acc = steps.train_chunk((ts, acc), xs, ys, rows)
-                if c == 0 and state.epoch == state.start_epoch + 1:
-                    # the first chunk compiled the step: measure throughput after it
-                    jax.block_until_ready(acc)
-                    rate_from = (time.perf_counter(), min(per_chunk * batch_size, n))
-                done = c + 1
-                before, host_step = host_step, host_step + int(np.any(idx >= 0, axis=1).sum())
-                now = time.perf_counter()
-                crossed = bool(snapshot_step and (host_step // snapshot_step
-                                                  > before // snapshot_step))
-                if now - last >= REFRESH_SECONDS or c == chunks - 1 or crossed:
-                    last = now
-                    refresh(acc, start, done * per_chunk, rate_from)
-                    if crossed:  # the snapshot callback saves on this on_batch_end
-                        validate()
-                        state.snapshot_due, snapshot_at = True, host_step
-                    stop = emit("on_batch_end")
-                    state.snapshot_due = False
-                    if stop:
-                        break
-            refresh(acc, start, done * per_chunk, rate_from)
-            if snapshot_at != host_step:  # else validated and saved at this very step already
-                validate()
-            for key, value in state.logs().items():
-                state.history.setdefault(key, []).append(value)
-            done_epochs = state.epoch
-            state.snapshot_due = snapshot_epoch and snapshot_at != host_step
-            stop = emit("on_epoch_end")
-            state.snapshot_due = False
-            if stop:
-                break
-    finally:
-        emit("on_train_end")
+    start_chunk = 0
+    if resume is not None:
+        if resume.batch_size != batch_size or resume.steps_done % per_chunk and \
+                resume.steps_done < state.steps_per_epoch:
+            raise ValueError(f"The snapshot was taken mid-epoch with batch_size="
+                             f"{resume.batch_size}; resume with the same batch_size. "
+                             f"Received: batch_size={batch_size}.")
+        start_chunk = min(chunks, -(-resume.steps_done // per_chunk))
+    with Interrupt() as interrupt:
+        try:
+            emit("on_train_begin")
+            for _ in range(n_epoch):
+                state.epoch += 1
+                state.val_loss = state.val_acc = None
+                state.val_heads = {}
+                if resume is not None:
+                    rng.bit_generator.state = resume.order_rng
+                order_rng = rng.bit_generator.state
+                order = rng.permutation(n) if shuffle else np.arange(n)
+                acc = unaliased(steps.new_accumulators())
+                first = start_chunk
+                if resume is not None and resume.acc is not None:
+                    acc = jax.tree.map(jax.numpy.asarray, resume.acc)
+                resume, start_chunk = None, 0
+                if emit("on_epoch_begin"):
+                    break
+                start = last = time.perf_counter()
+                done, snapshot_at, due_at_end = first, None, False
+                rate_from = (start, first * per_chunk * batch_size)
+                all_idx = batch_indices(order, batch_size, chunks, per_chunk)
+                for c in range(first, chunks):
+                    idx = all_idx[c]
+                    xs, ys, rows = data.chunk(idx)
+                    ts, acc = steps.train_chunk((ts, acc), xs, ys, rows)
+                    if c == first and state.epoch == state.start_epoch + 1:
+                        # the first chunk compiled the step: measure throughput after it
+                        jax.block_until_ready(acc)
+                        rate_from = (time.perf_counter(),
+                                     min((first + 1) * per_chunk * batch_size, n))
+                    done = c + 1
+                    before = host_step
+                    host_step += int(np.any(idx >= 0, axis=1).sum())
+                    now = time.perf_counter()
+                    crossed = bool(snapshot_step and (host_step // snapshot_step
+                                                      > before // snapshot_step))
+                    last_chunk = c == chunks - 1
+                    due_at_end = due_at_end or (crossed and last_chunk)
+                    if now - last >= REFRESH_SECONDS or last_chunk or crossed or \
+                            interrupt.requested:
+                        last = now
+                        refresh(acc, start, done * per_chunk, rate_from)
+                        position = None if last_chunk else Position(
+                            done * per_chunk, batch_size, order_rng, jax.device_get(acc))
+                        if interrupt.requested:
+                            stop_for_interrupt()
+                        if crossed and not last_chunk:
+                            validate()  # the snapshot callback saves on this on_batch_end
+                            state.snapshot_due, snapshot_at = True, host_step
+                        stop = emit("on_batch_end")
+                        state.snapshot_due = False
+                        if interrupt.requested:  # Ctrl-C during the hooks
+                            stop_for_interrupt()
+                        if stop:
+                            break
+                refresh(acc, start, done * per_chunk, rate_from)
+                position = None
+                if snapshot_at != host_step:  # else validated at this very step already
+                    validate()
+                for key, value in state.logs().items():
+                    state.history.setdefault(key, []).append(value)
+                done_epochs = state.epoch
+                state.snapshot_due = (snapshot_epoch or due_at_end) and snapshot_at != host_step
+                stop = emit("on_epoch_end")
+                state.snapshot_due = False
+                if interrupt.requested:
+                    stop_for_interrupt()
+                if stop:
+                    break
+        finally:
+            emit("on_train_end")
     return ts

@@ -30,6 +30,9 @@ from stackit.layers.naming import reset_default_graph
 __all__ = ["Layer", "Tensor", "ParamRef", "reset_default_graph", "layer_from_config"]
 
 Shape = tuple[int, ...]
+#: The most values one parameter may hold (2**31 - 1, 8 GiB as float32): XLA indexes buffers
+#: with 32-bit offsets on some backends, and a larger one would not fit in memory anyway.
+MAX_PARAM_SIZE = 2**31 - 1
 _SERIAL = itertools.count()  # creation order of tensors: inputs and estimators are ordered by it
 
 
@@ -123,13 +126,21 @@ class Layer:
 
     def check_weight_args(self) -> None:
         """Resolves `activation`, `weights_init`, `bias_init` and `regularizer` (the fields of
-        layers with weights), so an unknown name fails when the layer is created."""
+        layers with weights), so an unknown name fails when the layer is created, and refuses
+        a negative `weight_decay`."""
         layer = cast(_WeightArgs, self)
         activations.get(layer.activation)
         initializations.get(layer.weights_init)
         initializations.get(layer.bias_init)
         if layer.regularizer is not None:
             regularizers.get(layer.regularizer)
+        decay = layer.weight_decay
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)):
+            raise TypeError(f"{self.fn_name} {self.name!r}: weight_decay must be a number. "
+                            f"Received: weight_decay={decay!r}.")
+        if not decay >= 0:
+            raise self.error("weight_decay must be >= 0 (0 disables the penalty).",
+                             weight_decay=decay)
 
     def penalty(self, params: dict) -> jax.Array | float:
         """The weight-decay term this layer adds to the loss; 0 unless overridden (layers with
@@ -275,6 +286,14 @@ class Tensor:
             return params, state
 
         params, _ = jax.eval_shape(trace, jax.random.PRNGKey(0))
+        for param, value in params.items():
+            size = math.prod(getattr(value, "shape", ()))
+            if size > MAX_PARAM_SIZE:
+                raise layer.error(
+                    f"parameter {param} of shape {tuple(value.shape)} would hold {size:,} values, "
+                    f"more than the {MAX_PARAM_SIZE:,} a parameter may hold (8 GiB as "
+                    f"float32). Use fewer units or filters, or a smaller input.",
+                    input_shape=(None, *in_shape) if layer.n_inputs == 1 else in_shape)
         self.batched = layer.out_batched
         self.shape: TensorShape = TensorShape((None, *found["shape"]) if self.batched
                                               else found["shape"])

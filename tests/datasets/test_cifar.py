@@ -136,6 +136,18 @@ def test_unsafe_archive_through_the_loader(publish, isolated_data):
     assert not (isolated_data / "evil.txt").exists()
 
 
+def test_an_archive_larger_than_max_bytes_is_refused_before_writing(tmp_path):
+    archive = tmp_path / "bomb.tgz"
+    archive.write_bytes(tar_gz({"top/a.bin": b"\0" * 600, "top/b.bin": b"\0" * 600}))
+    folder = tmp_path / "out"
+    with pytest.raises(UnsafeArchiveError, match=r"add up to more than max_bytes=1,000 bytes "
+                                                 r"\(reached at member 'top/b\.bin'\)"):
+        extract_tar(archive, folder, "top", max_bytes=1000)
+    assert list(folder.iterdir()) == []  # nothing written, no staging folder left
+    extracted = extract_tar(archive, folder, "top", max_bytes=1200)  # exactly at the limit
+    assert (extracted / "b.bin").stat().st_size == 600
+
+
 def test_interrupted_preparation_leaves_no_folder(tmp_path):
     archive = tmp_path / "a.tgz"
     archive.write_bytes(tar_gz({"top/a.txt": b"a"}))

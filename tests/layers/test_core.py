@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from stackit.layers import core
+from stackit.layers import conv_2d, core
 from stackit.layers.core import (
     Activation,
     Dense,
@@ -158,10 +158,29 @@ def test_dense_l2_penalty_is_weight_decay_times_half_sum_of_squares():
     ({"units": 3, "activation": "relux"}, r"Unknown activation 'relux'.*relu.*tanh"),
     ({"units": 3, "weights_init": "gaussian"}, r"Unknown initializer.*truncated_normal"),
     ({"units": 3, "regularizer": "L3"}, r"Unknown regularizer.*l1.*l2"),
+    ({"units": 3, "regularizer": "L2", "weight_decay": -0.1},
+     r"weight_decay must be >= 0 \(0 disables the penalty\)\. Received: weight_decay=-0\.1"),
 ])
 def test_dense_refuses_bad_hyperparameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Dense(**kwargs)
+
+
+def test_weight_decay_must_be_a_number():
+    with pytest.raises(TypeError, match=r"weight_decay must be a number.*weight_decay='0\.1'"):
+        fully_connected(input_data(shape=[None, 4]), 3, weight_decay="0.1")
+
+
+def test_a_parameter_too_large_to_allocate_is_refused_when_the_layer_is_called():
+    net = input_data(shape=[None, 4])
+    with pytest.raises(ValueError, match=r"fully_connected 'FullyConnected.*': parameter W of "
+                                         r"shape \(4, 1000000000000\) would hold "
+                                         r"4,000,000,000,000 values, more than the "
+                                         r"2,147,483,647 a parameter may hold"):
+        fully_connected(net, 10**12)
+    with pytest.raises(ValueError, match=r"conv_2d .*parameter W of shape \(3, 3, 3, 300000000\)"):
+        conv_2d(input_data(shape=[None, 8, 8, 3]), 3 * 10**8, 3)
+    assert fully_connected(net, 2**20).param_shapes["W"] == (4, 2**20)  # large, but fine
 
 
 def test_dense_accepts_numpy_integer_units():
