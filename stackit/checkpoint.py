@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import zipfile
 from typing import Any
 
@@ -18,7 +19,8 @@ import numpy as np
 
 from stackit._atomic import atomic_write
 
-__all__ = ["save", "load", "CheckpointError", "tree_to_arrays", "arrays_into_tree"]
+__all__ = ["save", "load", "check_path", "CheckpointError", "tree_to_arrays",
+           "arrays_into_tree"]
 
 _META_KEY = "__stackit_meta__"
 FORMAT_VERSION = 1
@@ -102,6 +104,28 @@ def _under(name: str, layers: set[str]) -> bool:
     return bool(layers & _layer_prefixes(name.split("/")))
 
 
+#: The members a checkpoint may hold: arrays under these prefixes, the step, the key, the header.
+_GROUPS = ("params", "layer_state", "opt_state", "position_acc")
+_SINGLES = ("step", "key", _META_KEY)
+
+
+def check_path(path: Any, action: str) -> str:
+    """`path` as a string, refusing None, numbers and folders.
+
+    Raises:
+        TypeError: If `path` is not a str or path-like.
+        ValueError: If it names a folder.
+    """
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise TypeError(f"{action} expects a file path such as 'ckpt/model'. "
+                        f"Received: {path!r}.")
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"{action}: {path!r} is a folder; expected a file path such as "
+                         f"{os.path.join(path, 'model')!r}.")
+    return str(path)
+
+
 def save(path: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
     """Writes `arrays` and the JSON-able `meta` to `path` atomically; returns the path written.
 
@@ -117,18 +141,28 @@ def save(path: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
 
 
 def load(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Reads a checkpoint written by `save`: `(arrays, meta)`. Never unpickles.
+    """Reads a checkpoint written by `save`: `(arrays, meta)`, every member checked before any
+    array is read. Never unpickles.
 
     Raises:
         FileNotFoundError: If `path` does not exist.
-        CheckpointError: If the file is not a complete stackit checkpoint.
+        CheckpointError: If the file is not a complete, well-formed stackit checkpoint: not a
+            regular file, unreadable, a member that is not part of the format, an array whose
+            declared size does not fit the file, a non-numeric, complex or non-finite array,
+            or a header that is not a JSON object of the right version.
     """
+    path = check_path(path, "load")
     if not os.path.exists(path):
         raise FileNotFoundError(f"No checkpoint at {path!r}.")
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a named pipe would block forever
+        raise CheckpointError(f"{path}: not a regular file.")
     try:
+        _check_members(path)
         with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        if isinstance(err, CheckpointError):
+            raise
         raise CheckpointError(f"{path}: not a readable stackit checkpoint (truncated or "
                               f"corrupt file?): {err}") from None
     raw = arrays.pop(_META_KEY, None)
@@ -138,7 +172,46 @@ def load(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         meta = json.loads(raw.tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path}: corrupt checkpoint header: {err}") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: the header is not a JSON object. "
+                              f"Received: {type(meta).__name__}.")
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format {meta.get('format_version')!r} is not "
                               f"supported (expected {FORMAT_VERSION}).")
+    for name, array in arrays.items():
+        _check_values(path, name, array)
     return arrays, meta
+
+
+def _check_members(path: str) -> None:
+    """Every member is an array of the format, with a size its bytes in the file can hold."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            name = info.filename[:-len(".npy")] if info.filename.endswith(".npy") else ""
+            if not name or not (name in _SINGLES or name.split("/")[0] in _GROUPS):
+                raise CheckpointError(f"{path}: not a stackit checkpoint: {info.filename!r} is "
+                                      f"not part of its format.")
+            with archive.open(info) as member:
+                major, _ = np.lib.format.read_magic(member)
+                read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(member)
+            if dtype.hasobject:
+                raise CheckpointError(f"{path}: {name!r} holds Python objects; a checkpoint "
+                                      f"holds numbers only.")
+            declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if declared > info.file_size:
+                raise CheckpointError(f"{path}: {name!r} declares {declared:,} bytes but the "
+                                      f"file holds {info.file_size:,} for it (corrupt file?).")
+
+
+def _check_values(path: str, name: str, array: np.ndarray) -> None:
+    """Arrays are real numbers; parameters and state are finite."""
+    if name == _META_KEY:
+        return
+    numeric = np.issubdtype(array.dtype, np.number) or array.dtype == bool
+    if not numeric or np.issubdtype(array.dtype, np.complexfloating):
+        raise CheckpointError(f"{path}: {name!r} has dtype {array.dtype}; expected real "
+                              f"numbers.")
+    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+        raise CheckpointError(f"{path}: {name!r} holds NaN or infinite values.")

@@ -8,6 +8,7 @@ the same process, whose automatic names got new suffixes, loads its own files.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import warnings
@@ -20,7 +21,7 @@ from stackit import checkpoint
 from stackit.callbacks.base import TrainingState
 from stackit.engine import TrainState
 from stackit.engine.loop import Position
-from stackit.layers.base import Layer, Tensor
+from stackit.layers.base import Layer, Tensor, layer_from_config
 
 __all__ = ["save_model", "load_model", "read_graph", "write_snapshots", "newest_snapshot"]
 
@@ -28,7 +29,13 @@ __all__ = ["save_model", "load_model", "read_graph", "write_snapshots", "newest_
 def save_model(model, model_file: str, weights_only: bool = False) -> str:
     """Writes params, layer state, optimizer state, step, RNG key, epoch, data order and the
     architecture of `model` to `model_file` (`.npz` added); returns the path. With
-    `weights_only`, only params and layer state are written."""
+    `weights_only`, only params and layer state are written.
+
+    Raises:
+        TypeError: If `model_file` is not a path.
+        ValueError: If it names a folder.
+    """
+    model_file = checkpoint.check_path(model_file, "save")
     ts = model._built_state()
     trees = [("params", ts.params), ("layer_state", ts.layer_state)]
     if not weights_only:
@@ -70,6 +77,7 @@ def load_model(model, model_file: str, weights_only: bool = False) -> None:
     if not model.built:
         raise ValueError("load() needs a built model: create it with input_data(...) or "
                          "call build(input_shape) first.")
+    model_file = checkpoint.check_path(model_file, "load")
     path = model_file if os.path.exists(model_file) else _with_ext(model_file)
     arrays, meta = checkpoint.load(path)
     if meta.get("weights_only") and not weights_only:
@@ -93,17 +101,17 @@ def load_model(model, model_file: str, weights_only: bool = False) -> None:
                           f"({err}); parameters, step and epoch are restored, the optimizer "
                           f"starts afresh.", stacklevel=3)
             opt_state = ts.opt_state
-        new = TrainState(params, layer_state, opt_state, jnp.asarray(arrays["step"], jnp.int32),
-                         jnp.asarray(arrays["key"], ts.key.dtype))
+        step, key = _checked_step_and_key(arrays, ts.key, path)
+        epoch, run_target, data_rng = _checked_counters(meta, path)
+        new = TrainState(params, layer_state, opt_state, step, key)
         position = _read_position(model, meta, arrays, path)
+    # every array and field was read and checked above: only now does the model change
     model.train_state = new
     model.preprocessing_fitted = bool(meta.get("preprocessing_fitted", False))
     if not weights_only:
-        model.epoch = int(meta.get("epoch", 0))
-        model.run_target = meta.get("run_target")
-        model.position = position
-        if "data_rng" in meta:
-            model.data_rng.bit_generator.state = meta["data_rng"]
+        model.epoch, model.run_target, model.position = epoch, run_target, position
+        if data_rng is not None:
+            model.data_rng.bit_generator.state = data_rng
 
 
 def read_graph(model_file: str) -> tuple[str, list[Tensor], dict]:
@@ -114,10 +122,10 @@ def read_graph(model_file: str) -> tuple[str, list[Tensor], dict]:
             activation, a lambda) that a config cannot describe: then rebuild the network in
             code and call `model.load(model_file)`.
     """
-    from stackit.layers.base import layer_from_config
 
+    model_file = checkpoint.check_path(model_file, "load_model")
     path = model_file if os.path.exists(model_file) else _with_ext(model_file)
-    _, meta = checkpoint.load(path)
+    arrays, meta = checkpoint.load(path)
     graph = meta.get("graph") or {}
     configs = graph.get("layers") or []
     if not configs or any(config is None for config in configs):
@@ -125,6 +133,19 @@ def read_graph(model_file: str) -> tuple[str, list[Tensor], dict]:
             f"{path} does not describe its whole architecture (a layer used a Python callable, "
             f"which a config cannot hold). Build the network in code, then call "
             f"model.load({model_file!r}).")
+    try:
+        return path, _build_nodes(graph, configs, arrays, path), meta
+    except (KeyError, IndexError, TypeError, ValueError) as err:
+        if isinstance(err, checkpoint.CheckpointError):
+            raise
+        raise checkpoint.CheckpointError(f"{path}: the graph in the header cannot be rebuilt: "
+                                         f"{err}") from None
+
+
+def _build_nodes(graph: dict, configs: list, arrays: dict, path: str) -> list[Tensor]:
+    """The output tensors of the graph a header describes, checking each layer's parameter
+    shapes against the file's arrays before anything is allocated."""
+
     layers = [layer_from_config(config) for config in configs]
     nodes: list[Tensor] = []
     for layer_index, parents in graph["nodes"]:
@@ -135,7 +156,14 @@ def read_graph(model_file: str) -> tuple[str, list[Tensor], dict]:
             nodes.append(layer([nodes[p] for p in parents]))
         else:
             nodes.append(layer(nodes[parents[0]]))
-    return path, [nodes[i] for i in graph["outputs"]], meta
+        for param, shape in nodes[-1].param_shapes.items():  # before anything is allocated
+            saved = arrays.get(f"params/{layer.name}/{param}")
+            if saved is None or tuple(saved.shape) != tuple(shape):
+                raise checkpoint.CheckpointError(
+                    f"{path}: the config of layer {layer.name!r} gives {param} the shape "
+                    f"{tuple(shape)}, but the file holds "
+                    f"{'no such array' if saved is None else tuple(saved.shape)}.")
+    return [nodes[i] for i in graph["outputs"]]
 
 
 def write_snapshots(model, state: TrainingState) -> str | None:
@@ -150,7 +178,8 @@ def write_snapshots(model, state: TrainingState) -> str | None:
             found = sorted((p for p in glob.glob(pattern) if _snapshot_step(p) >= 0),
                            key=_snapshot_step)
             for old in found[: -model.max_checkpoints]:
-                os.remove(old)
+                with contextlib.suppress(FileNotFoundError):  # another run pruned it first
+                    os.remove(old)
     if model.best_checkpoint_path and state.val_acc is not None \
             and state.val_acc > model.best_val_accuracy:
         model.best_val_accuracy = state.val_acc
@@ -218,11 +247,59 @@ def newest_snapshot(prefix: str) -> str | None:
     return max(found, key=_snapshot_step) if found else None
 
 
+def _checked_step_and_key(arrays: dict, model_key, path: str):
+    """The step (a non-negative integer) and the RNG key (the model's shape and dtype)."""
+    step, key = arrays.get("step"), arrays.get("key")
+    if step is None or key is None:
+        raise checkpoint.CheckpointError(f"{path}: the field {'step' if step is None else 'key'!r}"
+                                         f" is missing.")
+    if step.shape != () or not np.issubdtype(step.dtype, np.integer) or int(step) < 0:
+        raise checkpoint.CheckpointError(f"{path}: step must be a non-negative integer. "
+                                         f"Received: {step!r}.")
+    want = np.asarray(jax.random.key_data(model_key) if jnp.issubdtype(
+        model_key.dtype, jax.dtypes.prng_key) else model_key)
+    if key.shape != want.shape or key.dtype != want.dtype:
+        raise checkpoint.CheckpointError(f"{path}: the RNG key is {key.dtype}{list(key.shape)}; "
+                                         f"expected {want.dtype}{list(want.shape)}.")
+    return jnp.asarray(step, jnp.int32), jnp.asarray(key, model_key.dtype)
+
+
+def _checked_counters(meta: dict, path: str) -> tuple[int, int | None, dict | None]:
+    """The epoch count, the run's target epoch and the shuffling state, checked."""
+    epoch, target = meta.get("epoch", 0), meta.get("run_target")
+    for name, value in (("epoch", epoch), ("run_target", target)):
+        if value is None and name == "run_target":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise checkpoint.CheckpointError(f"{path}: {name} must be a non-negative integer. "
+                                             f"Received: {value!r}.")
+    data_rng = meta.get("data_rng")
+    if data_rng is not None:
+        _check_rng_state(data_rng, path, "data_rng")
+    return epoch, target, data_rng
+
+
+def _check_rng_state(state, path: str, field: str) -> None:
+    try:
+        np.random.default_rng().bit_generator.state = state
+    except (TypeError, ValueError, KeyError) as err:
+        raise checkpoint.CheckpointError(f"{path}: {field} is not a shuffling-generator "
+                                         f"state ({err}).") from None
+
+
 def _read_position(model, meta: dict, arrays: dict, path: str) -> Position | None:
     """The place inside an epoch a mid-epoch snapshot holds, or None."""
     saved = meta.get("position")
     if saved is None:
         return None
+    if not isinstance(saved, dict) or not all(
+            isinstance(saved.get(k), int) and not isinstance(saved.get(k), bool)
+            for k in ("steps_done", "batch_size")) or saved["steps_done"] < 0 \
+            or saved["batch_size"] < 1:
+        raise checkpoint.CheckpointError(f"{path}: position must hold a non-negative "
+                                         f"steps_done and a positive batch_size. Received: "
+                                         f"{saved!r}.")
+    _check_rng_state(saved.get("order_rng"), path, "position.order_rng")
     template = _acc_by_order(model, jax.device_get(model._built_steps().new_accumulators()))
     acc = checkpoint.arrays_into_tree("position_acc", template, arrays, path)
     acc["heads"] = {head.name: values for head, values in zip(model.heads, acc["heads"],

@@ -150,3 +150,29 @@ def test_ctrl_c_writes_a_snapshot_then_stops_and_the_run_resumes(tmp_path, unint
     resumed.load(newest_snapshot(prefix))
     for mine, theirs in zip(_leaves(resumed), _leaves(uninterrupted[0]), strict=True):
         np.testing.assert_array_equal(mine, theirs)
+
+
+class _CtrlCAt(stackit.callbacks.Callback):
+    """Presses Ctrl-C (SIGINT to this process) once, at the first refresh past `step`."""
+
+    def __init__(self, step):
+        self.step, self.sent = step, False
+
+    def on_batch_end(self, state):
+        if not self.sent and state.step >= self.step:
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize('step', [75, 100], ids=['last_step_of_an_epoch', 'mid_epoch'])
+def test_ctrl_c_in_process_saves_the_state_it_stopped_at(tmp_path, uninterrupted, step):
+    prefix = str(tmp_path / 'm')
+    model = _model(prefix)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(model, callbacks=[_CtrlCAt(step)])
+    saved = newest_snapshot(prefix)
+    assert saved.endswith(f'm-{step}.npz')
+    resumed = _model(prefix)
+    _fit(resumed, resume=True)
+    for mine, theirs in zip(_leaves(resumed), _leaves(uninterrupted[0]), strict=True):
+        np.testing.assert_array_equal(mine, theirs)

@@ -286,8 +286,9 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
                             interrupt.requested:
                         last = now
                         refresh(acc, start, done * per_chunk, rate_from)
-                        position = None if last_chunk else Position(
-                            done * per_chunk, batch_size, order_rng, jax.device_get(acc))
+                        # the epoch is closed (and the position dropped) after its last chunk
+                        position = Position(min(done * per_chunk, state.steps_per_epoch),
+                                            batch_size, order_rng, jax.device_get(acc))
                         if interrupt.requested:
                             stop_for_interrupt()
                         if crossed and not last_chunk:
