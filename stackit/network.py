@@ -106,9 +106,9 @@ class Network:
         return id(tensor) in self.index
 
     def init(self, key: jax.Array) -> tuple[dict, dict, list[LayerRow]]:
-        """Creates params and state for every layer (one compiled call for all of them); also
-        returns one row per layer."""
-        params, state = jax.jit(self._init_arrays)(key)
+        """Creates params and state for every layer (initializers draw on the host: nothing
+        is compiled); also returns one row per layer."""
+        params, state = self._init_arrays(key)
         rows = [LayerRow(layer, self.first_node[layer_name(layer)].sample_shape,
                          sum(x.size for x in jax.tree.leaves(params.get(layer.name, {}))))
                 for layer in self.layers]

@@ -164,7 +164,7 @@ def test_non_finite_loss_raises_an_error_naming_the_step_and_skips_the_update():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 4)).astype(np.float32)
     y = rng.normal(size=(40, 2)).astype(np.float32)
-    overflowing = np.full((40, 4), 1e30, np.float32)  # finite, but its squared error is not
+    overflowing = np.full((40, 2), 1e30, np.float32)  # finite targets whose squared error is not
     hidden, out, reg = _regression_mlp(1e30)
     model = stackit.DNN(reg, seed=0)
     handles = (hidden.W, hidden.b, out.W, out.b)
@@ -172,7 +172,7 @@ def test_non_finite_loss_raises_an_error_naming_the_step_and_skips_the_update():
 
     # data crafted to overflow: the very first step fails and changes nothing
     with pytest.raises(stackit.NonFiniteLossError, match=r"\bstep 1\b"):
-        model.fit(overflowing, y, n_epoch=1, shuffle=False, verbose=0)
+        model.fit(x, overflowing, n_epoch=1, shuffle=False, verbose=0)
     assert int(model.train_state.step) == 0
     for handle, old in zip(handles, initial, strict=True):
         np.testing.assert_array_equal(model.get_weights(handle), old)
