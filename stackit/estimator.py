@@ -154,13 +154,5 @@ def _var_names(refs: Sequence[ParamRef | str] | None) -> tuple[str, ...] | None:
         return None
     if isinstance(refs, (ParamRef, str)):
         refs = [refs]
-    names = []
-    for ref in refs:
-        if isinstance(ref, ParamRef):
-            names.append(f"{ref.layer}/{ref.param}")
-        elif isinstance(ref, str) and "/" in ref:
-            names.append(ref)
-        else:
-            raise TypeError(f"regression: trainable_vars must hold parameter handles (e.g. "
-                            f"dense.W, or get_layer_variables_by_scope(...)). Received: {ref!r}.")
-    return tuple(names)
+    handles = [ParamRef.of(ref, "regression: trainable_vars must hold") for ref in refs]
+    return tuple(f"{ref.layer}/{ref.param}" for ref in handles)

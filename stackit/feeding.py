@@ -54,7 +54,7 @@ class Feeder:
         if isinstance(data, dict):  # predict may get the training dict: drop the other inputs
             others = {t.name for t in self.all_inputs} - set(names)
             data = {k: v for k, v in data.items()
-                    if (k if isinstance(k, str) else getattr(k, "name", k)) not in others}
+                    if inputs.key_name(k) not in others}
         fed = inputs.feeds(data, names, aliases, [len(t.sample_shape) for t in nodes], role)
         checked = {}
         for node in nodes:

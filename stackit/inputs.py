@@ -53,18 +53,16 @@ def feeds(data: Any, names: list[str], aliases: dict[Any, str], sample_ndims: li
     if isinstance(data, dict):
         picked: dict[str, Any] = {}
         for key, value in data.items():
-            name = aliases.get(key) if not isinstance(key, str) else aliases.get(key, key)
-            if name is None and hasattr(key, "name"):
-                name = aliases.get(key.name, key.name)
+            name = aliases.get(key) or aliases.get(key_name(key), key_name(key))
             if name not in names:
-                raise ValueError(f"{role} has the key {_key(key)!r}, which is none of this "
+                raise ValueError(f"{role} has the key {key_name(key)!r}, which is none of this "
                                  f"model's {_slots(role)}. Expected keys: {names}. "
-                                 f"Received keys: {sorted(map(_key, data))}.")
+                                 f"Received keys: {sorted(map(key_name, data))}.")
             picked[name] = value
         missing = [n for n in names if n not in picked]
         if missing:
             raise ValueError(f"{role} is missing {missing}. Expected keys: {names}. "
-                             f"Received keys: {sorted(map(_key, data))}.")
+                             f"Received keys: {sorted(map(key_name, data))}.")
         return picked
     if len(names) == 1:
         if isinstance(data, (list, tuple)) and len(data) == 1 and \
@@ -80,7 +78,8 @@ def feeds(data: Any, names: list[str], aliases: dict[Any, str], sample_ndims: li
     return dict(zip(names, data, strict=True))
 
 
-def _key(key: Any) -> str:
+def key_name(key: Any) -> str:
+    """A dict key as a name: a string as it is, a tensor (or layer) by its `name`."""
     return key if isinstance(key, str) else getattr(key, "name", repr(key))
 
 

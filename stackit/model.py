@@ -220,9 +220,11 @@ class DNN:
         params = self._values(self.session.params)
         known = {f"{layer}/{param}" for layer, ps in params.items() for param in ps}
         frozen = self.net.frozen_layers()
-        for head in self.heads:
-            head.tx = build_optimizer(head, self.clip_gradients, params, frozen, known)
-        self._opt_state = tuple(head.tx.init(params) for head in self.heads if head.tx)
+        txs = [build_optimizer(head, self.clip_gradients, params, frozen, known)
+               for head in self.heads]
+        for head, tx in zip(self.heads, txs, strict=True):
+            head.tx = tx
+        self._opt_state = tuple(tx.init(params) for tx in txs)  # one per head, in head order
         scan = not (jax.default_backend() == "cpu" and self.net.scan_slow_on_cpu)
         self.steps = Steps(self.net, self.heads, self._outputs, scan)
 
@@ -528,12 +530,8 @@ class DNN:
         return np.argsort(scores, axis=1)[:, ::-1]
 
     # -- weights -------------------------------------------------------------------------------
-    def _ref(self, ref) -> ParamRef:
-        if isinstance(ref, str) and "/" in ref:
-            ref = ParamRef(*ref.rsplit("/", 1))
-        if not isinstance(ref, ParamRef):
-            raise TypeError("Expected a parameter handle such as `dense.W` or "
-                            "'FullyConnected/W'. Received: " + repr(ref))
+    def _ref(self, value) -> ParamRef:
+        ref = ParamRef.of(value)
         params = self.train_state.params if self.train_state is not None else {}
         if ref.param not in params.get(ref.layer, {}):
             known = [f"{layer}/{param}" for layer, ps in params.items() for param in ps]
@@ -575,9 +573,10 @@ class DNN:
         """
         model_io.load_model(self, model_file, weights_only)
 
-    def snapshot(self, state: TrainingState) -> None:
-        """Writes the snapshot files that `checkpoint_path`/`best_checkpoint_path` ask for."""
-        model_io.write_snapshots(self, state)
+    def snapshot(self, state: TrainingState) -> str | None:
+        """Writes the snapshot files that `checkpoint_path`/`best_checkpoint_path` ask for;
+        returns the `checkpoint_path` snapshot's path (None without one)."""
+        return model_io.write_snapshots(self, state)
 
 
 def _check_same_shapes(name: str, ours: dict, theirs: dict) -> None:

@@ -102,9 +102,6 @@ class Network:
         self.first_node = first
         self.logits_layers: dict[str, Layer] = {}  # name → the same layer without activation
 
-    def has(self, tensor: Tensor) -> bool:
-        return id(tensor) in self.index
-
     def init(self, key: jax.Array) -> tuple[dict, dict, list[LayerRow]]:
         """Creates params and state for every layer (initializers draw on the host: nothing
         is compiled); also returns one row per layer."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import jax.numpy as jnp
 import numpy as np
 
 from stackit.layers.base import ParamRef
@@ -79,8 +80,6 @@ class Session:
             raise ValueError(f"{ref.layer}/{ref.param} must hold finite numbers. Received: "
                              f"{new[where]} at index {where} ({int(bad.sum())} non-finite "
                              f"value(s) in all).")
-        import jax.numpy as jnp
-
         self.params[ref.layer] = {**self.params[ref.layer], ref.param: jnp.asarray(new)}
 
 

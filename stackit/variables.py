@@ -59,18 +59,9 @@ def get_value(var: ParamRef, session: Session | None = None) -> np.ndarray:
         session: The model's `session`. Defaults to the default session (the newest model's
             when none was made default).
     """
-    return _session(session).value(_ref(var))
+    return _session(session).value(ParamRef.of(var))
 
 
 def set_value(var: ParamRef, value, session: Session | None = None) -> None:
     """Sets a parameter's value (same shape); the models sharing the session see it."""
-    _session(session).assign(_ref(var), value)
-
-
-def _ref(var) -> ParamRef:
-    if isinstance(var, str) and "/" in var:
-        layer, param = var.rsplit("/", 1)
-        return ParamRef(layer, param)
-    if not isinstance(var, ParamRef):
-        raise TypeError(f"Expected a parameter handle such as `dense.W`. Received: {var!r}.")
-    return var
+    _session(session).assign(ParamRef.of(var), value)

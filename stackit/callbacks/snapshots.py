@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from stackit import model_io
 from stackit.callbacks.base import Callback, TrainingState
 
 __all__ = ["Snapshots"]
@@ -18,7 +17,7 @@ class Snapshots(Callback):
     def _write(self, state: TrainingState) -> None:
         if not state.snapshot_due:
             return
-        written = model_io.write_snapshots(self.model, state)
+        written = self.model.snapshot(state)
         if state.interrupted and written:
             print(f"Saved a snapshot at step {state.step} to {written}; continue with "
                   f"fit(..., resume=True).", file=sys.stderr, flush=True)

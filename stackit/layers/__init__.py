@@ -5,17 +5,19 @@
 """
 
 from stackit.layers.base import Layer, ParamRef, Tensor, layer_from_config
-from stackit.layers.convolution import (
+from stackit.layers.conv import (
     AvgPool2D,
     Conv2D,
     GlobalAvgPool,
     GlobalMaxPool,
     MaxPool2D,
+    PadChannels,
     avg_pool_2d,
     conv_2d,
     global_avg_pool,
     global_max_pool,
     max_pool_2d,
+    residual_block,
 )
 from stackit.layers.core import (
     Activation,
@@ -43,7 +45,6 @@ from stackit.layers.normalization import (
     batch_normalization,
     local_response_normalization,
 )
-from stackit.layers.residual import PadChannels, residual_block
 
 LRN = LocalResponseNormalization
 

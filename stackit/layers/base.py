@@ -246,6 +246,22 @@ class ParamRef:
     def __repr__(self) -> str:
         return f"ParamRef('{self.layer}/{self.param}')"
 
+    @classmethod
+    def of(cls, value: Any, what: str = "Expected") -> ParamRef:
+        """`value` as a handle: a `ParamRef`, or a `'layer/param'` string (layer names may hold
+        '/' from scopes; the parameter is after the last one).
+
+        Raises:
+            TypeError: For anything else; the message starts with `what`.
+        """
+        if isinstance(value, str) and "/" in value:
+            layer, param = value.rsplit("/", 1)
+            return cls(layer, param)
+        if not isinstance(value, ParamRef):
+            raise TypeError(f"{what} a parameter handle such as `dense.W` or "
+                            f"'FullyConnected/W'. Received: {value!r}.")
+        return value
+
 
 class TensorShape(tuple):
     """A shape tuple with tflearn/TensorFlow's `as_list()`."""
