@@ -250,9 +250,17 @@ def split_validation(x: dict, y: dict, n: int, fraction: float):
 
 def cast(array: np.ndarray, dtype: str, role: str) -> np.ndarray:
     """Casts floats to the input dtype, refusing values too large for it (they would become
-    inf). Integer data (e.g. uint8 images) stays compact; the input layer casts on the device."""
+    inf). Integer data (e.g. uint8 images) stays compact; the input layer casts on the device.
+    For an integer input (token ids), floats must hold whole numbers and become int32."""
     if not np.issubdtype(array.dtype, np.floating):
         return array
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        whole = array.astype(np.int64)
+        if not np.array_equal(whole, array):
+            where = tuple(int(i) for i in np.argwhere(whole != array)[0])
+            raise ValueError(f"{role} feeds an input of dtype {dtype}, which takes whole numbers "
+                             f"(token ids), but holds {array[where]} at index {where}.")
+        return whole.astype(np.int32 if dtype not in ("int64", "uint32") else dtype)
     target = np.dtype(dtype) if dtype != "bfloat16" else np.dtype(np.float32)
     if np.issubdtype(array.dtype, np.floating) and np.finfo(array.dtype).max > np.finfo(target).max:
         too_big = np.abs(array) > np.finfo(target).max

@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 _FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
+_INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "bool")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +48,8 @@ class InputData(Layer):
 
     Args:
         shape: Per-sample shape, without the batch axis (e.g. `(28, 28, 1)`; `()` for scalars).
-        dtype: Floating dtype the input is cast to. Defaults to `'float32'`.
+        dtype: The dtype the input is cast to: a float type, or an integer type for token ids
+            (e.g. `'int32'` before an `embedding`). Defaults to `'float32'`.
         data_preprocessing: An `ImagePreprocessing`/`DataPreprocessing`. Defaults to `None`.
         data_augmentation: An `ImageAugmentation`/`DataAugmentation`. Defaults to `None`.
     """
@@ -64,8 +66,9 @@ class InputData(Layer):
         if any(not isinstance(d, int) or d < 1 for d in self.shape):
             raise self.error("every dimension of the per-sample shape must be a positive int "
                              "(the batch axis is left out).", shape=self.shape)
-        if self.dtype not in _FLOAT_DTYPES:
-            raise self.error(f"dtype must be one of {_FLOAT_DTYPES}.", dtype=self.dtype)
+        if self.dtype not in _FLOAT_DTYPES + _INT_DTYPES:
+            raise self.error(f"dtype must be one of {_FLOAT_DTYPES + _INT_DTYPES}.",
+                             dtype=self.dtype)
         from stackit.data_augmentation import DataAugmentation
         from stackit.data_preprocessing import DataPreprocessing
 

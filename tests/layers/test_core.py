@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from stackit.layers import conv_2d, core
+import stackit
+from stackit.layers import conv_2d, core, regression
 from stackit.layers.core import (
     Activation,
     Dense,
@@ -86,7 +87,8 @@ def test_input_data_declares_the_per_sample_shape_and_casts_to_float32():
     ({"shape": []}, "shape.*required"),
     ({"shape": [None, 0, 3]}, "positive int"),
     ({"shape": [None, 3], "placeholder": "x"}, "placeholder"),
-    ({"shape": [None, 3], "dtype": "int32"}, "dtype"),
+    ({"shape": [None, 3], "dtype": "complex64"}, "dtype"),
+    ({"shape": [None, 3], "dtype": "str"}, "dtype"),
 ])
 def test_input_data_refuses_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -94,6 +96,17 @@ def test_input_data_refuses_bad_arguments(kwargs, match):
 
 
 # -- fully_connected / Dense ---------------------------------------------------------------------
+
+def test_integer_input_takes_whole_floats_and_refuses_fractions():
+    net = input_data([None, 3], dtype="int32")
+    out = fully_connected(net, 2, name="ids_out")
+    model = stackit.DNN(regression(out))
+    ids = np.array([[0, 1, 2], [3, 4, 5]], np.float32)
+    w = model.get_weights(out.W)
+    np.testing.assert_allclose(model.predict(ids), ids @ w, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="whole numbers"):
+        model.predict(ids + 0.5)
+
 
 def test_fully_connected_keeps_tflearns_defaults():
     d = _defaults(fully_connected)
