@@ -129,7 +129,7 @@ class Network:
         `activation_name` (so a loss on softmax/sigmoid outputs can work from logits). Returns
         whether it can."""
         layer = node.layer
-        act = getattr(layer, "activation", None)
+        act = getattr(layer, "activation", None) if layer.activation_last else None
         if act is None or activations.get(act) is not activations.get(activation_name):
             return False
         # `layer` has an `activation` field (found above); the Layer base declares none

@@ -76,6 +76,9 @@ class Layer:
     cpu_scan_slow: ClassVar[bool] = False
     #: Whether it marks an output trained against targets (`regression`).
     is_estimator: ClassVar[bool] = False
+    #: Whether an `activation` field is applied last (`y = activation(...)`), so a loss may run
+    #: the layer with `activation='linear'` to get logits.
+    activation_last: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -30,8 +30,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "InputData", "Dense", "Dropout", "Activation", "Flatten", "Reshape", "SingleUnit",
+    "Highway", "OneHotEncoding", "TimeDistributed", "CustomLayer", "CustomMergeLayer",
+    "LeakyReLU", "PReLU",
     "Input", "input_data", "fully_connected", "dropout", "activation", "flatten", "reshape",
-    "single_unit",
+    "single_unit", "highway", "one_hot_encoding", "time_distributed", "custom_layer",
 ]
 
 _FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
@@ -366,3 +368,300 @@ def single_unit(incoming: Tensor, activation="linear", bias=True, trainable=True
     """Adds a `SingleUnit` (`y = W x + b` per feature), as in tflearn's linear regression."""
     return SingleUnit(activation=activation, bias=bias, trainable=trainable, restore=restore,
                       name=scope or name)(incoming, reuse=reuse)
+
+
+# -- more of tflearn's core layers ----------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Highway(Layer):
+    """Fully connected highway layer (Srivastava et al., 2015): a learned gate `T` mixes the
+    transform `H` with the (flattened) input, `y = H * T + x * (1 - T)`, where
+    `H = activation(x @ W + b)` and `T = sigmoid(x @ W_T + b_T)` (`b_T` starts at -1, so the
+    layer starts close to carrying its input).
+
+    Args:
+        units: Number of units; must equal the flattened input size (tflearn: `n_units`).
+        activation: Activation of `H`. Defaults to `'linear'`.
+        transform_dropout: Keep probability of dropout on `T` in training, or None.
+        weights_init: Initializer of `W` and `W_T`. Defaults to `'truncated_normal'`.
+        bias_init: Initializer of `b`. Defaults to `'zeros'`.
+        regularizer: Penalty on `W` (`'L2'`, `'L1'` or None). Defaults to `None`.
+        weight_decay: Penalty factor. Defaults to `0.001`.
+
+    Input shape: `(batch, ...)` with `units` values per sample. Output shape: `(batch, units)`.
+
+    Example: `highway(net, 64, activation='elu', transform_dropout=0.8)`.
+    """
+
+    units: int = 1
+    activation: str | Callable = "linear"
+    transform_dropout: float | None = None
+    weights_init: str | Callable = "truncated_normal"
+    bias_init: str | Callable = "zeros"
+    regularizer: str | Callable | None = None
+    weight_decay: float = 0.001
+    default_name = "FullyConnectedHighway"
+    fn_name = "highway"
+    activation_last = False  # the output mixes the activation with the input
+
+    def check(self):
+        if isinstance(self.units, bool) or not isinstance(self.units, int) or self.units < 1:
+            raise self.error("n_units must be a positive int.", n_units=self.units)
+        if self.transform_dropout is not None and not 0.0 < self.transform_dropout <= 1.0:
+            raise self.error("transform_dropout is a keep probability in (0, 1], or None.",
+                             transform_dropout=self.transform_dropout)
+        self.check_weight_args()
+
+    def penalty(self, params):
+        return self.weight_penalty(params)
+
+    def init(self, key, input_shape):
+        n_in = flat_size(input_shape)
+        if len(input_shape) == 0 or n_in != self.units:
+            raise self.error(f"the gate mixes the output with the input, so the input must hold "
+                             f"n_units={self.units} values per sample.",
+                             shape=(None, *input_shape))
+        w_key, t_key, b_key = jax.random.split(key, 3)
+        init_w = initializations.get(self.weights_init)
+        params = {"W": init_w(w_key, (n_in, self.units)),
+                  "b": initializations.get(self.bias_init)(b_key, (self.units,)),
+                  "W_T": init_w(t_key, (n_in, self.units)),
+                  "b_T": jnp.full((self.units,), -1.0)}
+        return params, {}, (self.units,)
+
+    def apply(self, params, state, x, *, training, key):
+        x = as_float(x).reshape(x.shape[0], -1)
+        h = activations.get(self.activation)(x @ params["W"] + channels_last(params["b"], 2))
+        t = jax.nn.sigmoid(x @ params["W_T"] + channels_last(params["b_T"], 2))
+        if training and self.transform_dropout is not None and self.transform_dropout < 1.0:
+            t, _ = Dropout(rate=1.0 - self.transform_dropout, name=self.name).apply(
+                {}, {}, t, training=True, key=key)
+        return h * t + x * (1.0 - t), state
+
+
+@dataclasses.dataclass(frozen=True)
+class OneHotEncoding(Layer):
+    """Turns integer class ids into one-hot vectors: `(batch, ...)` → `(batch, ..., n_classes)`.
+
+    Ids outside `[0, n_classes)` give a row of `off_value`.
+
+    Example: `one_hot_encoding(labels, 10)`.
+    """
+
+    n_classes: int = 2
+    on_value: float = 1.0
+    off_value: float = 0.0
+    default_name = "OneHotEncoding"
+    fn_name = "one_hot_encoding"
+
+    def check(self):
+        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, int) or \
+                self.n_classes < 1:
+            raise self.error("n_classes must be a positive int.", n_classes=self.n_classes)
+
+    def output_shape(self, input_shape):
+        return (*input_shape, self.n_classes)
+
+    def apply(self, params, state, x, *, training, key):
+        del params, training, key
+        hot = jax.nn.one_hot(x.astype(jnp.int32), self.n_classes, dtype=jnp.float32)
+        return self.off_value + (self.on_value - self.off_value) * hot, state
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeDistributed(Layer):
+    """Applies one layer to every time step of a sequence, with one set of parameters (Keras's
+    `TimeDistributed`): `(batch, time, ...)` → `(batch, time, ...layer output)`.
+
+    The steps are folded into the batch axis, so the layer runs once on `batch * time` rows.
+
+    Example: `TimeDistributed(Dense(8))(net)` or `time_distributed(net, fully_connected, [8])`.
+    """
+
+    layer: Layer | None = None
+    default_name = "TimeDistributed"
+    fn_name = "time_distributed"
+    uses_mask = True
+
+    def check(self):
+        if not isinstance(self.layer, Layer) or self.layer.n_inputs != 1:
+            raise TypeError(f"{self.fn_name} {self.name!r}: expected a layer that takes one "
+                            f"tensor (e.g. Dense(8)). Received: layer={self.layer!r}.")
+
+    @property
+    def inner(self) -> Layer:
+        assert self.layer is not None
+        return self.layer
+
+    def penalty(self, params):
+        return self.inner.penalty(params)
+
+    def init(self, key, input_shape):
+        if len(input_shape) < 2:
+            raise self.error("expected a 3-D or higher input (batch, time, ...).",
+                             shape=(None, *input_shape))
+        params, state, out = self.inner.init(key, tuple(input_shape[1:]))
+        return params, state, (input_shape[0], *out)
+
+    def apply(self, params, state, x, *, training, key, mask=None):
+        batch, steps = x.shape[:2]
+        extra = {}
+        if mask is not None and self.inner.uses_mask:
+            extra["mask"] = jnp.repeat(mask, steps)
+        y, state = self.inner.apply(params, state, x.reshape(batch * steps, *x.shape[2:]),
+                                    training=training, key=key, **extra)
+        return y.reshape(batch, steps, *y.shape[1:]), state
+
+
+@dataclasses.dataclass(frozen=True)
+class CustomLayer(Layer):
+    """Runs a function of JAX arrays on the incoming batch: `function(x, **arguments)` (Keras's
+    `Lambda`, tflearn's `custom_layer`). It must keep the batch axis first and use
+    `jax.numpy`; the output shape is found by tracing it once.
+
+    A model holding one saves its weights, but `stackit.load_model` cannot rebuild the function
+    from a file: rebuild the network in code and `model.load(path)` instead.
+
+    Example: `custom_layer(net, lambda x, k: x * k, k=2.0)`.
+    """
+
+    function: Callable | None = None
+    arguments: tuple = ()
+    default_name = "CustomLayer"
+    fn_name = "custom_layer"
+
+    def check(self):
+        if not callable(self.function):
+            raise TypeError(f"{self.fn_name} {self.name!r}: custom_fn must be a callable. "
+                            f"Received: {self.function!r}.")
+
+    def _call(self, x):
+        return self.function(x, **dict(self.arguments))  # type: ignore[misc]
+
+    def output_shape(self, input_shape):
+        def batch_of(shape, n):
+            return jax.ShapeDtypeStruct((n, *shape), jnp.float32)
+
+        probe = ([batch_of(s, 2) for s in input_shape] if self.n_inputs == -1
+                 else batch_of(input_shape, 2))
+        try:
+            out = jax.eval_shape(self._call, probe)
+        except Exception as err:  # the user's function: report what it raised, with context
+            raise self.error(f"custom_fn failed on a batch of 2 samples: "
+                             f"{type(err).__name__}: {err}") from err
+        if not hasattr(out, "shape") or len(out.shape) == 0 or out.shape[0] != 2:
+            raise self.error("custom_fn must return one array with the batch axis first.",
+                             output=getattr(out, "shape", type(out).__name__))
+        return tuple(out.shape[1:])
+
+    def apply(self, params, state, x, *, training, key):
+        del params, training, key
+        return self._call(x), state
+
+
+@dataclasses.dataclass(frozen=True)
+class CustomMergeLayer(CustomLayer):
+    """`CustomLayer` on a list of tensors: `function([x1, x2, ...], **arguments)`."""
+
+    n_inputs = -1
+
+
+@dataclasses.dataclass(frozen=True)
+class LeakyReLU(Layer):
+    """`x` where positive, `alpha * x` elsewhere. Keras's default slope 0.3; tflearn's
+    `leaky_relu(net)` uses 0.1."""
+
+    alpha: float = 0.3
+    default_name = "LeakyReLU"
+    fn_name = "leaky_relu"
+
+    def apply(self, params, state, x, *, training, key):
+        del params, training, key
+        return activations.leaky_relu(as_float(x), self.alpha), state
+
+
+@dataclasses.dataclass(frozen=True)
+class PReLU(Layer):
+    """Parametric ReLU (He et al., 2015): `relu(x) + alphas * (x - |x|) / 2`, with learned
+    slopes `alphas`, one per channel (last axis) or one shared (`channel_shared=True`).
+
+    Example: `prelu(net)` or `PReLU()(net)`.
+    """
+
+    channel_shared: bool = False
+    weights_init: str | Callable = "zeros"
+    default_name = "PReLU"
+    fn_name = "prelu"
+
+    def check(self):
+        initializations.get(self.weights_init)
+
+    def init(self, key, input_shape):
+        if not self.channel_shared and len(input_shape) == 0:
+            raise self.error("expected an input with a channel axis (or channel_shared=True).",
+                             shape=(None,))
+        shape = (1,) if self.channel_shared else (input_shape[-1],)
+        return ({"alphas": initializations.get(self.weights_init)(key, shape)}, {},
+                tuple(input_shape))
+
+    def apply(self, params, state, x, *, training, key):
+        del training, key
+        x = as_float(x)
+        alphas = channels_last(params["alphas"], x.ndim)
+        return jax.nn.relu(x) + alphas * (x - jnp.abs(x)) * 0.5, state
+
+
+def highway(incoming: Tensor, n_units: int, activation="linear", transform_dropout=None,
+            weights_init="truncated_normal", bias_init="zeros", regularizer=None,
+            weight_decay=0.001, trainable=True, restore=True, reuse=False, scope=None,
+            name: str | None = None) -> Tensor:
+    """Adds a `Highway` layer (tflearn's fully connected highway). See `Highway`."""
+    return Highway(units=n_units, activation=activation, transform_dropout=transform_dropout,
+                   weights_init=weights_init, bias_init=bias_init, regularizer=regularizer,
+                   weight_decay=weight_decay, trainable=trainable, restore=restore,
+                   name=scope or name)(incoming, reuse=reuse)
+
+
+def one_hot_encoding(target: Tensor, n_classes: int, on_value: float = 1.0,
+                     off_value: float = 0.0, name: str | None = None) -> Tensor:
+    """Adds a `OneHotEncoding` layer: integer ids → one-hot vectors of `n_classes`."""
+    return OneHotEncoding(n_classes=n_classes, on_value=on_value, off_value=off_value,
+                          name=name)(target)
+
+
+def time_distributed(incoming: Tensor, fn: Callable, args: Sequence | None = None,
+                     scope: str | None = None) -> Tensor:
+    """Applies `fn(step, *args)` (a tflearn layer function such as `fully_connected`) to every
+    time step of `incoming` (`(batch, time, ...)`).
+
+    Unlike tflearn, which built one layer per step, the steps share one layer (as Keras's
+    `TimeDistributed`): `fn` is called once on a stand-in for one step and must add exactly one
+    layer. With `scope`, that layer is named `scope`.
+
+    Raises:
+        ValueError: If `fn` adds no layer or several.
+    """
+    if not isinstance(incoming, Tensor) or len(incoming.shape) < 3:
+        raise ValueError("time_distributed: expected a 3-D or higher tensor (batch, time, ...). "
+                         f"Received: {incoming!r}.")
+    if args is not None and not isinstance(args, (list, tuple)):
+        raise TypeError(f"time_distributed: args must be a list. Received: args={args!r}.")
+    step = InputData(tuple(incoming.shape[2:]), name="TimeDistributedStep")
+    probe = Tensor(step, (), step.shape)
+    out = fn(probe, *(args or ()), **({"scope": scope} if scope else {}))
+    if not isinstance(out, Tensor) or out.parents != (probe,):
+        raise ValueError("time_distributed: fn must add exactly one layer on its input (e.g. "
+                         "fully_connected, conv_2d). For several layers, wrap a custom layer "
+                         "in TimeDistributed.")
+    return TimeDistributed(out.layer, trainable=out.layer.trainable,
+                           name=scope and f"{scope}_TimeDistributed")(incoming)
+
+
+def custom_layer(incoming: Tensor | Sequence[Tensor], custom_fn: Callable,
+                 **kwargs) -> Tensor:
+    """Adds a `CustomLayer` running `custom_fn(incoming, **kwargs)` on arrays (tflearn's
+    `custom_layer`; `name=` among `kwargs` names the layer, as in tflearn)."""
+    name = kwargs.pop("name", None)
+    cls = CustomMergeLayer if isinstance(incoming, (list, tuple)) else CustomLayer
+    return cls(function=custom_fn, arguments=tuple(sorted(kwargs.items())),
+               name=name)(incoming)

@@ -1,4 +1,4 @@
-"""Normalization layers: batch normalization and local response normalization."""
+"""Normalization layers: batch, layer, local response and L2 normalization."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from jax import lax
 from stackit.layers.base import Layer, Tensor, as_float, channels_last
 
 __all__ = [
-    "BatchNormalization", "LocalResponseNormalization",
-    "batch_normalization", "local_response_normalization",
+    "BatchNormalization", "LayerNormalization", "LocalResponseNormalization", "L2Normalize",
+    "batch_normalization", "local_response_normalization", "l2_normalize",
 ]
 
 
@@ -127,6 +127,98 @@ class LocalResponseNormalization(Layer):
         return x / (self.bias + self.alpha * sq_sum) ** self.beta, state
 
 
+@dataclasses.dataclass(frozen=True)
+class LayerNormalization(Layer):
+    """Normalizes each sample over its last axis, then scales by `gamma` and shifts by `beta`
+    (Keras's `LayerNormalization`, Ba et al., 2016): `gamma * (x - mean) / sqrt(var + eps) + beta`.
+
+    Args:
+        epsilon: Added to the variance. Defaults to `1e-3` (Keras).
+        center: Whether to learn the shift `beta`. Defaults to `True`.
+        scale: Whether to learn the scale `gamma`. Defaults to `True`.
+
+    Input and output shape: `(batch, ..., features)`.
+
+    Example: `LayerNormalization()(net)`.
+    """
+
+    epsilon: float = 1e-3
+    center: bool = True
+    scale: bool = True
+    default_name = "LayerNormalization"
+    fn_name = "layer_normalization"
+
+    def check(self):
+        if not self.epsilon > 0:
+            raise self.error("epsilon must be positive.", epsilon=self.epsilon)
+
+    def init(self, key, input_shape):
+        del key
+        if len(input_shape) == 0:
+            raise self.error("expected an input with a feature axis.", shape=(None,))
+        features = (input_shape[-1],)
+        params = {}
+        if self.scale:
+            params["gamma"] = jnp.ones(features)
+        if self.center:
+            params["beta"] = jnp.zeros(features)
+        return params, {}, tuple(input_shape)
+
+    def apply(self, params, state, x, *, training, key):
+        del training, key
+        x = as_float(x)
+        mean = jnp.mean(x, axis=-1, keepdims=True)
+        var = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
+        y = (x - mean) * lax.rsqrt(var + self.epsilon)
+        if self.scale:
+            y = y * channels_last(params["gamma"], y.ndim)
+        if self.center:
+            y = y + channels_last(params["beta"], y.ndim)
+        return y, state
+
+
+@dataclasses.dataclass(frozen=True)
+class L2Normalize(Layer):
+    """Divides each slice along `axis` by its L2 norm: `x / sqrt(max(sum(x**2), epsilon))`.
+
+    Args:
+        axis: The axis to normalize, counting the batch axis as 0 as tflearn's `dim` does
+            (`1` for the features of a 2-D input; negative counts from the end). The batch
+            axis itself is refused: samples stay independent.
+        epsilon: Lower bound on the sum of squares. Defaults to `1e-12`.
+
+    Example: `l2_normalize(net, dim=1)`.
+    """
+
+    axis: int = -1
+    epsilon: float = 1e-12
+    default_name = "l2_normalize"
+    fn_name = "l2_normalize"
+
+    def check(self):
+        if isinstance(self.axis, bool) or not isinstance(self.axis, int):
+            raise TypeError(f"{self.fn_name} {self.name!r}: dim must be an int. "
+                            f"Received: dim={self.axis!r}.")
+        if self.axis == 0:
+            raise self.error("dim 0 is the batch axis; normalize a sample axis (1 or more, or "
+                             "negative from the end).", dim=self.axis)
+        if not self.epsilon > 0:
+            raise self.error("epsilon must be positive.", epsilon=self.epsilon)
+
+    def output_shape(self, input_shape):
+        rank = len(input_shape) + 1
+        if not -rank < self.axis < rank or self.axis % rank == 0:
+            raise self.error(f"dim is not a sample axis of a {rank}-D input.", dim=self.axis,
+                             shape=(None, *input_shape))
+        return input_shape
+
+    def apply(self, params, state, x, *, training, key):
+        del params, training, key
+        x = as_float(x)
+        square_sum = jnp.sum(jnp.square(x), axis=self.axis, keepdims=True)
+        return x * lax.rsqrt(jnp.maximum(square_sum, self.epsilon)), state
+
+
 def batch_normalization(incoming: Tensor, beta=0.0, gamma=1.0, epsilon=1e-5, decay=0.9,
                         stddev=0.002, trainable=True, restore=True, reuse=False, scope=None,
                         name: str | None = None) -> Tensor:
@@ -141,3 +233,9 @@ def local_response_normalization(incoming: Tensor, depth_radius=5, bias=1.0, alp
     """Adds a `LocalResponseNormalization` layer (tflearn's defaults)."""
     return LocalResponseNormalization(depth_radius=depth_radius, bias=bias, alpha=alpha,
                                       beta=beta, name=name)(incoming)
+
+
+def l2_normalize(incoming: Tensor, dim: int, epsilon: float = 1e-12,
+                 name: str | None = None) -> Tensor:
+    """Adds an `L2Normalize` layer over axis `dim` (batch axis = 0, as in tflearn)."""
+    return L2Normalize(axis=dim, epsilon=epsilon, name=name)(incoming)
