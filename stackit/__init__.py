@@ -22,7 +22,23 @@ from stackit import (
                      metrics,
                      optimizers,
                      regularizers,
+                     utils,
                      variables,
+)
+from stackit.activations import (
+                     crelu,
+                     elu,
+                     leaky_relu,
+                     linear,
+                     prelu,
+                     relu,
+                     relu6,
+                     selu,
+                     sigmoid,
+                     softmax,
+                     softplus,
+                     softsign,
+                     tanh,
 )
 from stackit.config import init_graph
 from stackit.data_augmentation import DataAugmentation, ImageAugmentation
@@ -63,5 +79,6 @@ __all__ = [
     "Accuracy", "Top_k", "R2", "Loss", "get_layer_variables_by_name",
     "data_preprocessing", "data_augmentation", "ImagePreprocessing", "ImageAugmentation",
     "DataPreprocessing", "DataAugmentation", "Session", "get_layer_variables_by_scope",
-    "math_ops",
+    "math_ops", "utils", "linear", "tanh", "sigmoid", "softmax", "softplus", "softsign", "relu",
+    "relu6", "leaky_relu", "prelu", "elu", "crelu", "selu",
 ]

@@ -125,6 +125,14 @@ def test_dnn_trains_one_epoch_on_the_shipped_sample(tmp_path):
     assert last_epoch_value(output, "val_top3") > 0.5
 
 
+def test_highway_dnn_learns_on_the_shipped_sample(tmp_path):
+    """tflearn's 20 epochs (a few seconds here): the deep stack, started with tflearn's small
+    weights, only leaves chance level after some epochs."""
+    output = run_example(tmp_path, "highway_dnn.py")
+    assert "Epoch 20/20" in output
+    assert last_epoch_value(output, "val_top3") > 0.8
+
+
 def test_convnet_mnist_trains_one_epoch_with_dict_feeding(tmp_path):
     output = run_example(tmp_path, "convnet_mnist.py", epochs=1)
     assert "Epoch 1/1" in output

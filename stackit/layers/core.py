@@ -531,6 +531,8 @@ class CustomLayer(Layer):
     fn_name = "custom_layer"
 
     def check(self):
+        if isinstance(self.arguments, dict):  # Keras passes a dict; keep it hashable
+            object.__setattr__(self, "arguments", tuple(sorted(self.arguments.items())))
         if not callable(self.function):
             raise TypeError(f"{self.fn_name} {self.name!r}: custom_fn must be a callable. "
                             f"Received: {self.function!r}.")

@@ -18,6 +18,15 @@ from stackit import layers as L
 from stackit.metrics import Top_k
 from stackit.optimizers import Momentum
 
+
+def _scaled(x, k):
+    return k * x
+
+
+def _product(xs):
+    return xs[0] * xs[1]
+
+
 CASES = [
     (L.InputData((3, 4)), ()),
     (L.Dense(5, activation="relu"), (3, 4)),
@@ -49,7 +58,22 @@ CASES = [
     (L.Operation("mul", (2.0, None), (True,)), [(2, 3)]),
     (L.Operation("reduce_mean", (None,), (True,), axis=1), [(4,)]),
     (L.PadChannels(1, 2), (3, 3, 2)),
+    (L.Highway(6, activation="tanh", transform_dropout=0.5), (2, 3)),
+    (L.OneHotEncoding(3), (2,)),
+    (L.TimeDistributed(L.Dense(3, activation="relu")), (4, 2)),
+    (L.TimeDistributed(L.BatchNormalization()), (4, 2)),
+    (L.CustomLayer(_scaled, arguments={"k": 2.0}), (3,)),
+    (L.CustomMergeLayer(_product), [(3,), (3,)]),
+    (L.LeakyReLU(0.2), (3, 2)),
+    (L.PReLU(), (3, 2)),
+    (L.PReLU(channel_shared=True, weights_init="truncated_normal"), (3,)),
+    (L.LayerNormalization(), (2, 5)),
+    (L.L2Normalize(axis=-1), (2, 5)),
 ]
+#: Layers whose parameters start at constants (ones and zeros), the same for every key.
+CONSTANT_INIT = {L.LayerNormalization, L.PReLU}
+#: Layers holding a Python function, which a saved config cannot hold (documented).
+FUNCTION_HOLDERS = {L.CustomLayer, L.CustomMergeLayer}
 IDS = [f"{type(layer).__name__}-{i}" for i, (layer, _) in enumerate(CASES)]
 
 
@@ -130,6 +154,10 @@ def test_params_are_arrays_of_float32(case):
 
 def test_config_survives_json_round_trip(case):
     layer = case[0]
+    if type(layer) in FUNCTION_HOLDERS:
+        with pytest.raises(TypeError, match="Python object"):
+            layer.get_config()
+        return
     config = layer.get_config()
     assert config["type"] == type(layer).__name__
     rebuilt = L.layer_from_config(json.loads(json.dumps(config)))
@@ -156,7 +184,7 @@ def test_init_is_a_pure_function_of_the_key(case):
     assert tuple(o) == out_shape
     assert jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), p, params))
     assert jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), s, state))
-    if params:   # another key, other values (same shapes)
+    if params and type(layer) not in CONSTANT_INIT:   # another key, other values
         other, _, _ = layer.init(jax.random.PRNGKey(i + 1000), in_shape)
         assert jax.tree.structure(other) == jax.tree.structure(params)
         assert not all(jax.tree.leaves(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)),
