@@ -60,9 +60,12 @@ def test_to_categorical_refuses_bad_labels(y, nb, error, match):
 
 
 def test_to_categorical_refuses_a_result_too_large_to_allocate():
-    with pytest.raises(ValueError, match=r"1 x 1000000000001 = 1,000,000,000,001 values, more "
-                                         r"than the 2,147,483,647.*nb_classes=1000000000001 "
-                                         r"\(max\(y\) \+ 1\), len\(y\)=1"):
+    with pytest.raises(
+        ValueError,
+        match=r"1 x 1000000000001 = 1,000,000,000,001 values, more "
+        r"than the 2,147,483,647.*nb_classes=1000000000001 "
+        r"\(max\(y\) \+ 1\), len\(y\)=1",
+    ):
         du.to_categorical([10**12])
     with pytest.raises(ValueError, match=r"Received: nb_classes=1073741824, len\(y\)=2$"):
         du.to_categorical([0, 1], 2**30)
@@ -141,9 +144,48 @@ def test_pad_sequences_longer_maxlen_and_arrays():
     np.testing.assert_array_equal(out, [[0, 0, 7, 8]])
 
 
+def test_pad_sequences_pre_truncation_keeps_a_short_sequence_whole():
+    # Regression: a sequence 1 shorter than maxlen used to keep only its last value.
+    out = du.pad_sequences([[8, 9, 10], [1, 2, 3, 4, 5]], maxlen=4, truncating="pre")
+    np.testing.assert_array_equal(out, [[8, 9, 10, 0], [2, 3, 4, 5]])
+
+
 def test_pad_sequences_zero_maxlen_and_no_sequences():
     assert du.pad_sequences(SEQS, maxlen=0).shape == (4, 0)
     assert du.pad_sequences([]).shape == (0, 0)
+
+
+def _tflearn_pad(sequences, maxlen, dtype, padding, truncating, value):
+    """tflearn's pad_sequences rule, written out element by element."""
+    maxlen = max(len(s) for s in sequences) if maxlen is None else maxlen
+    out = np.full((len(sequences), maxlen), value).astype(dtype)
+    for i, seq in enumerate(sequences):
+        kept = list(seq)[-maxlen:] if truncating == "pre" else list(seq)[:maxlen]
+        offset = maxlen - len(kept) if padding == "pre" else 0
+        for j, v in enumerate(kept):
+            out[i, offset + j] = v
+    return out
+
+
+def test_pad_sequences_signature_and_defaults_are_tflearns():
+    import inspect
+
+    params = inspect.signature(du.pad_sequences).parameters
+    assert list(params) == ["sequences", "maxlen", "dtype", "padding", "truncating", "value"]
+    defaults = [p.default for p in params.values()][1:]
+    assert defaults == [None, "int32", "post", "post", 0.0]
+
+
+@pytest.mark.parametrize("padding", ["pre", "post"])
+@pytest.mark.parametrize("truncating", ["pre", "post"])
+@pytest.mark.parametrize("maxlen", [None, 1, 2, 3, 6])
+@pytest.mark.parametrize(("dtype", "value"), [("int32", 0.0), ("float32", -1.5), ("int64", 7)])
+def test_pad_sequences_matches_tflearns_rule(padding, truncating, maxlen, dtype, value):
+    seqs = [[1, 2, 3, 4], [5], [], [6, 7], np.array([8, 9, 10])]
+    out = du.pad_sequences(seqs, maxlen, dtype, padding, truncating, value)
+    expected = _tflearn_pad(seqs, maxlen, dtype, padding, truncating, value)
+    assert out.dtype == expected.dtype
+    np.testing.assert_array_equal(out, expected)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Data utilities: labels, sequences, normalization, image folders and CSV files.
+"""Data utilities: labels, sequences, text, normalization, image folders and CSV files.
 
 tflearn's `tflearn.data_utils` vocabulary, on numpy and Pillow (Pillow is imported on first
 use of an image function). See `docs/data_utils.md`.
@@ -13,6 +13,7 @@ from stackit.data_utils._arrays import (
     shuffle,
     to_categorical,
 )
+from stackit.data_utils._categorical_vocabulary import CategoricalVocabulary
 from stackit.data_utils._csv import load_csv
 from stackit.data_utils._images import (
     build_image_dataset_from_dir,
@@ -27,6 +28,14 @@ from stackit.data_utils._preloader import (
     Preloader,
     image_preloader,
 )
+from stackit.data_utils._text import (
+    chars_to_dictionary,
+    random_sequence_from_string,
+    random_sequence_from_textfile,
+    string_to_semi_redundant_sequences,
+    textfile_to_semi_redundant_sequences,
+)
+from stackit.data_utils._vocabulary import VocabularyProcessor
 
 __all__ = [
     "to_categorical",
@@ -46,4 +55,11 @@ __all__ = [
     "ImagePreloader",
     "LabelPreloader",
     "load_csv",
+    "string_to_semi_redundant_sequences",
+    "textfile_to_semi_redundant_sequences",
+    "chars_to_dictionary",
+    "random_sequence_from_string",
+    "random_sequence_from_textfile",
+    "VocabularyProcessor",
+    "CategoricalVocabulary",
 ]

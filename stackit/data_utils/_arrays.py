@@ -209,7 +209,7 @@ def pad_sequences(
     maxlen = int(maxlen)
     out = np.full((len(rows), maxlen), value, dtype=dtype)
     for i, row in enumerate(rows):
-        kept = row[len(row) - maxlen :] if truncating == "pre" else row[:maxlen]
+        kept = row[max(len(row) - maxlen, 0) :] if truncating == "pre" else row[:maxlen]
         if maxlen == 0 or len(kept) == 0:
             continue
         if padding == "post":

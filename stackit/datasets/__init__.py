@@ -20,6 +20,7 @@ __all__ = [
     "cifar10",
     "cifar100",
     "fashion_mnist",
+    "imdb",
     "mnist",
     "oxflower17",
     "svhn",
@@ -30,7 +31,7 @@ __all__ = [
     "UnsafeArchiveError",
 ]
 
-_MODULES = frozenset(__all__[:7])
+_MODULES = frozenset(__all__[:8])
 
 
 def __getattr__(name: str) -> Any:

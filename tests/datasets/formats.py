@@ -110,3 +110,30 @@ def svhn_mat(images: np.ndarray, labels: np.ndarray) -> bytes:
     buf = io.BytesIO()
     savemat(buf, {"X": images.transpose(1, 2, 3, 0), "y": labels.reshape(-1, 1)})
     return buf.getvalue()
+
+
+# The aclImdb layout in miniature: {(split, label): {file name: review text}}.
+IMDB_REVIEWS = {
+    ("train", "pos"): {"0_9.txt": "Great movie. Great cast!", "1_8.txt": "A great<br />film"},
+    ("train", "neg"): {"0_2.txt": "Bad movie, bad bad acting.", "1_1.txt": "Not great."},
+    ("test", "pos"): {"0_10.txt": "Great acting", "10_7.txt": "movie MOVIE", "2_8.txt": "cast"},
+    ("test", "neg"): {"0_3.txt": "Awful movie<br /><br />"},
+}
+
+
+def imdb_members(reviews=IMDB_REVIEWS) -> dict[str, bytes]:
+    """aclImdb_v1.tar.gz's files: the reviews, plus files the loader must ignore."""
+    members = {
+        "aclImdb/README": b"Large Movie Review Dataset v1.0\n",
+        "aclImdb/imdb.vocab": b"the\nand\n",
+        "aclImdb/train/labeledBow.feat": b"9 0:9 1:1\n",
+        "aclImdb/train/unsup/0_0.txt": b"awful awful awful awful",  # unlabelled: not counted
+    }
+    for (split, label), files in reviews.items():
+        for name, text in files.items():
+            members[f"aclImdb/{split}/{label}/{name}"] = text.encode("utf-8")
+    return members
+
+
+def imdb_tgz(reviews=IMDB_REVIEWS) -> bytes:
+    return tar_gz(imdb_members(reviews))
