@@ -20,6 +20,7 @@ from stackit import (
                      layers,
                      losses,
                      metrics,
+                     models,
                      optimizers,
                      regularizers,
                      utils,
@@ -45,6 +46,7 @@ from stackit.data_augmentation import DataAugmentation, ImageAugmentation
 from stackit.data_preprocessing import DataPreprocessing, ImagePreprocessing
 from stackit.engine import NonFiniteLossError
 from stackit.functional import Model, load_model
+from stackit.generator import SequenceGenerator
 from stackit.layers import *  # noqa: F403 - tflearn exposes every layer function at top level
 from stackit.layers import __all__ as _layer_names
 from stackit.layers import math_ops
@@ -79,6 +81,7 @@ __all__ = [
     "Accuracy", "Top_k", "R2", "Loss", "get_layer_variables_by_name",
     "data_preprocessing", "data_augmentation", "ImagePreprocessing", "ImageAugmentation",
     "DataPreprocessing", "DataAugmentation", "Session", "get_layer_variables_by_scope",
-    "math_ops", "utils", "linear", "tanh", "sigmoid", "softmax", "softplus", "softsign", "relu",
-    "relu6", "leaky_relu", "prelu", "elu", "crelu", "selu",
+    "math_ops", "utils", "models", "SequenceGenerator",
+    "linear", "tanh", "sigmoid", "softmax", "softplus", "softsign", "relu", "relu6", "leaky_relu",
+    "prelu", "elu", "crelu", "selu",
 ]
