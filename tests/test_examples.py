@@ -28,10 +28,11 @@ LINREG_Y = [1.7, 2.76, 2.09, 3.19, 1.694, 1.573, 3.366, 2.596, 2.53, 1.221, 2.82
 
 
 def run_example(tmp_path: Path, script: str, *args: str, epochs: int | None = None,
-                expect_ok: bool = True, timeout: float = 600) -> str:
-    """Runs examples/<script> with `args`; returns stdout and stderr together."""
+                expect_ok: bool = True, timeout: float = 600, **extra_env: str) -> str:
+    """Runs examples/<script> with `args` (and `extra_env` variables); returns stdout and
+    stderr together."""
     env = dict(os.environ, STACKIT_OFFLINE="1", STACKIT_DATA=str(tmp_path / "data"),
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1", **extra_env)
     env.pop("STACKIT_EXAMPLE_EPOCHS", None)
     if epochs is not None:
         env["STACKIT_EXAMPLE_EPOCHS"] = str(epochs)
@@ -158,6 +159,21 @@ def test_residual_network_trains_on_synthetic_images(tmp_path):
                          "--epochs", "1", "--n", "1")
     assert "Epoch 1/1" in output and "val_acc" in output
     assert np.isfinite(last_epoch_value(output, "loss"))
+
+
+@pytest.mark.parametrize("script, size", [("resnext_cifar10.py", ("--n", "1")),
+                                          ("densenet.py", ("--depth", "7"))])
+def test_cifar_block_networks_train_on_synthetic_images(tmp_path, script, size):
+    output = run_example(tmp_path, script, "--synthetic", "40", "--epochs", "1", *size)
+    assert "Epoch 1/1" in output and "val_acc" in output
+    assert np.isfinite(last_epoch_value(output, "loss"))
+
+
+def test_residual_bottleneck_network_trains_on_digits(tmp_path):
+    output = run_example(tmp_path, "residual_network_mnist.py", epochs=1,
+                         STACKIT_EXAMPLE_SAMPLES="256")
+    assert "Epoch 1/1" in output
+    assert np.isfinite(last_epoch_value(output, "val_loss"))
 
 
 def test_keras_style_lenet_trains_one_epoch(tmp_path):

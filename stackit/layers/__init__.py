@@ -4,21 +4,9 @@
 `stackit.layers.conv.conv_2d(net, 32, 3, activation='relu')` build the same descriptor.
 """
 
+from stackit.layers import conv
 from stackit.layers.base import Layer, ParamRef, Tensor, layer_from_config
-from stackit.layers.conv import (
-    AvgPool2D,
-    Conv2D,
-    GlobalAvgPool,
-    GlobalMaxPool,
-    MaxPool2D,
-    PadChannels,
-    avg_pool_2d,
-    conv_2d,
-    global_avg_pool,
-    global_max_pool,
-    max_pool_2d,
-    residual_block,
-)
+from stackit.layers.conv import *  # noqa: F403 - every conv/pool layer and tflearn function
 from stackit.layers.core import (
     Activation,
     CustomLayer,
@@ -63,18 +51,19 @@ from stackit.layers.normalization import (
 LRN = LocalResponseNormalization
 Lambda = CustomLayer  # Keras's spelling
 
-__all__ = [
+# `Regression`/`regression` are served by `__getattr__` below, which ruff cannot see past the
+# star import above.
+__all__ = [  # noqa: F405
     "Layer", "Tensor", "ParamRef", "layer_from_config", "reset_default_graph",
     "InputData", "Input", "Dense", "Dropout", "Activation", "Flatten", "Reshape", "SingleUnit",
-    "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool", "GlobalMaxPool",
     "BatchNormalization", "LocalResponseNormalization", "LRN", "Regression", "Merge",
-    "PadChannels", "Operation", "Highway", "OneHotEncoding", "TimeDistributed", "CustomLayer",
+    "Operation", "Highway", "OneHotEncoding", "TimeDistributed", "CustomLayer",
     "CustomMergeLayer", "Lambda", "LeakyReLU", "PReLU", "LayerNormalization", "L2Normalize",
     "input_data", "fully_connected", "dropout", "activation", "flatten", "reshape",
-    "single_unit", "conv_2d", "max_pool_2d", "avg_pool_2d", "global_avg_pool",
-    "global_max_pool", "batch_normalization", "local_response_normalization", "regression",
-    "merge", "residual_block", "variable_scope", "highway", "one_hot_encoding",
+    "single_unit", "batch_normalization", "local_response_normalization", "regression",
+    "merge", "variable_scope", "highway", "one_hot_encoding",
     "time_distributed", "custom_layer", "l2_normalize",
+    *conv.__all__,
 ]
 
 

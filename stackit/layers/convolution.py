@@ -1,76 +1,184 @@
-"""Convolution and pooling layers (NHWC): conv_2d, max_pool_2d, avg_pool_2d, global pools."""
+"""Convolutions, channels last, over 1, 2 or 3 spatial axes, and the helpers they share.
+
+One N-d convolution (`_ConvND`, its spatial rank a class attribute) underlies `Conv1D`,
+`Conv2D`, `Conv3D`, `AtrousConv2D` and the transposes (`conv_transpose.py`); `W` has shape
+`(*kernel, in, out)`. Pooling is in `pooling.py`; tflearn's functions (`conv_2d`, ...) are in
+`stackit.layers.conv`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import jax
-import jax.numpy as jnp
 from jax import lax
 
 from stackit import activations, initializations
-from stackit.layers.base import Layer, Tensor, activated_shape, as_float, channels_last
+from stackit.layers.base import Layer, Shape, activated_shape, as_float, channels_last
 
-__all__ = [
-    "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool", "GlobalMaxPool",
-    "conv_2d", "max_pool_2d", "avg_pool_2d", "global_avg_pool", "global_max_pool",
-]
+__all__ = ["Conv1D", "Conv2D", "Conv3D", "AtrousConv2D", "GroupedConv2D"]
 
-_LAYOUT = "batch, height, width, channels"
+#: A size per spatial axis: an int for all, one per axis, or TensorFlow's `[1, ..., 1]`.
+Size = int | Sequence[int]
+LAYOUTS = {1: "batch, steps, channels", 2: "batch, height, width, channels",
+           3: "batch, depth, height, width, channels"}
+_AXES = {1: "W", 2: "HW", 3: "DHW"}            # spatial letters of lax's dimension numbers
+_SEVERAL = {1: "a 1-tuple", 2: "a pair", 3: "a triple"}   # of ints
+TF_FORM = {1: "[1, w, 1]", 2: "[1, h, w, 1]", 3: "[1, d, h, w, 1]"}
 _PADDINGS = ("same", "valid")
 
 
-def _pair(value, what: str, layer: Layer) -> tuple[int, int]:
-    """`3` → `(3, 3)`; `[1, 2, 2, 1]` (TensorFlow's NHWC form) → `(2, 2)`."""
-    if isinstance(value, int):
-        value = (value, value)
-    if not isinstance(value, (tuple, list)):
-        raise layer.error(f"{what} must be a positive int or a pair of them.", **{what: value})
-    value = tuple(value)
-    if len(value) == 4:
-        value = value[1:3]
-    if len(value) != 2 or any(not isinstance(v, int) or v < 1 for v in value):
-        raise layer.error(f"{what} must be a positive int or a pair of them.", **{what: value})
-    return value
+def is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _check_padding(layer: Conv2D | _Pool2D) -> None:
+def ntuple(value: Any, rank: int, what: str, layer: Layer) -> tuple[int, ...]:
+    """One positive int per spatial axis: `3` → `(3,) * rank`; a `rank`-tuple as is;
+    TensorFlow's form with the batch and channel axes, `(1, *sizes, 1)`, → `sizes`."""
+    if is_int(value):
+        value = (value,) * rank
+    elif isinstance(value, (tuple, list)) and len(value) == rank + 2 and \
+            value[0] == value[-1] == 1:
+        value = tuple(value[1:-1])
+    if not isinstance(value, (tuple, list)) or len(value) != rank or \
+            not all(is_int(v) and v >= 1 for v in value):
+        raise layer.error(f"{what} must be a positive int or {_SEVERAL[rank]} of them "
+                          f"(or TensorFlow's {TF_FORM[rank]}).", **{what: value})
+    return tuple(value)
+
+
+def check_padding(layer: Any) -> None:
     if not isinstance(layer.padding, str) or layer.padding.lower() not in _PADDINGS:
         raise layer.error(f"padding must be one of {_PADDINGS}.", padding=layer.padding)
 
 
-def _pooled_size(size: int, window: int, stride: int, padding: str) -> int:
+def out_size(size: int, window: int, stride: int, padding: str) -> int:
+    """TensorFlow's output size: `ceil(size / stride)` ('same'), else only whole windows."""
     if padding.lower() == "same":
         return -(-size // stride)
     return (size - window) // stride + 1
 
 
-@dataclasses.dataclass(frozen=True)
-class Conv2D(Layer):
-    """2-D convolution `activation(conv(x, W) + b)` with `W` of shape (kh, kw, in, filters).
+def expect_spatial(layer: Any, input_shape: Shape, rank: int) -> None:
+    """Refuses an input that is not `(batch, *rank spatial axes, channels)`, naming the
+    function for the input's rank when the layer's family has one (`conv_2d` for images)."""
+    if len(input_shape) == rank + 1:
+        return
+    other = len(input_shape) - 1
+    hint = ""
+    if layer.family and other in layer.family_ranks:
+        hint = f" For a {other + 2}-D input use {layer.family.format(other)}."
+    raise ValueError(f"{layer.fn_name} {layer.name!r}: expected a {rank + 2}-D input "
+                     f"({LAYOUTS[rank]}). Received: shape={(None, *input_shape)}.{hint}")
 
-    Args:
-        filters: Number of output channels (tflearn: `nb_filter`).
-        kernel_size: Window size, int or (h, w) (tflearn: `filter_size`).
-        strides: Step, int or (h, w). Defaults to `1`.
-        padding: `'same'` or `'valid'`. Defaults to `'same'`.
-        activation: Activation name or callable. Defaults to `'linear'`.
-        bias: Whether to add a bias. Defaults to `True`.
-        weights_init: Defaults to `'uniform_scaling'`.
-        bias_init: Defaults to `'zeros'`.
-        regularizer: `'L2'`, `'L1'` or None. Defaults to `None`.
-        weight_decay: Penalty factor. Defaults to `0.001`.
 
-    Input shape: `(batch, height, width, in_channels)`.
-    Output shape: `(batch, new_height, new_width, filters)`.
+def dims(rank: int, kernel: str) -> tuple[str, str, str]:
+    """lax dimension numbers: channels-last data, `kernel` ('IO' or 'OI') after the window."""
+    data = f"N{_AXES[rank]}C"
+    return data, _AXES[rank] + kernel, data
 
-    Example: `Conv2D(32, 3, activation='relu')` or `conv_2d(net, 32, 3, activation='relu')`.
+
+class _ConvBase(Layer):
+    """Shared by the convolutions: argument parsing, output sizes, `W` and `b`, the `lax` call.
+
+    Subclasses are dataclasses that define the fields below and may override the hooks
+    `weight_shape`, `out_channels`, `spatial_out` and `convolve`.
     """
 
+    kernel_size: Any
+    strides: Any
+    padding: str
+    activation: Any
+    bias: bool
+    weights_init: Any
+    bias_init: Any
+    regularizer: Any
+    weight_decay: float
+    dilation_rate: Any
+
+    rank: ClassVar[int] = 2
+    #: The tflearn function for another rank, `'conv_{}d'`, named when an input's rank is wrong.
+    family: ClassVar[str] = ""
+    family_ranks: ClassVar[tuple[int, ...]] = (1, 2, 3)
+    cpu_scan_slow = True  # XLA:CPU runs conv gradients inside a while loop on a slow path
+
+    def kernel(self) -> tuple[int, ...]:
+        return ntuple(self.kernel_size, self.rank, "filter_size", self)
+
+    def stride(self) -> tuple[int, ...]:
+        return ntuple(self.strides, self.rank, "strides", self)
+
+    def dilation(self) -> tuple[int, ...]:
+        return ntuple(self.dilation_rate, self.rank, "dilation_rate", self)
+
+    def effective_kernel(self) -> tuple[int, ...]:
+        return tuple((k - 1) * d + 1 for k, d in zip(self.kernel(), self.dilation(), strict=True))
+
+    def check_units(self) -> None:
+        """Validates the output-channel argument (`filters` or `channel_multiplier`)."""
+
+    def check(self):
+        self.check_units()
+        self.kernel()
+        self.stride()
+        self.dilation()
+        check_padding(self)
+        self.check_weight_args()
+
+    def penalty(self, params):
+        return self.weight_penalty(params)
+
+    def weight_shape(self, in_channels: int) -> Shape:
+        raise NotImplementedError
+
+    def out_channels(self, in_channels: int) -> int:
+        raise NotImplementedError
+
+    def spatial_out(self, input_shape: Shape) -> Shape:
+        """The output's spatial sizes for a per-sample `input_shape`; refuses a wrong rank."""
+        expect_spatial(self, input_shape, self.rank)
+        sizes = tuple(out_size(n, k, s, self.padding) for n, k, s in
+                      zip(input_shape[:-1], self.effective_kernel(), self.stride(), strict=True))
+        if min(sizes) < 1:
+            window = "x".join(map(str, self.effective_kernel()))
+            raise self.error(f"a {window} 'valid' window does not fit the input.",
+                             shape=(None, *input_shape))
+        return sizes
+
+    def init(self, key, input_shape):
+        input_shape = tuple(input_shape)
+        sizes = self.spatial_out(input_shape)
+        in_channels, out_channels = input_shape[-1], self.out_channels(input_shape[-1])
+        w_key, b_key = jax.random.split(key)
+        params = {"W": initializations.get(self.weights_init)(w_key,
+                                                              self.weight_shape(in_channels))}
+        if self.bias:
+            params["b"] = initializations.get(self.bias_init)(b_key, (out_channels,))
+        return params, {}, activated_shape(self.activation, (*sizes, out_channels))
+
+    def convolve(self, w: jax.Array, x: jax.Array) -> jax.Array:
+        """`x` convolved with `w`, before the bias and the activation."""
+        return lax.conv_general_dilated(
+            as_float(x), w, window_strides=self.stride(), padding=self.padding.upper(),
+            rhs_dilation=self.dilation(), dimension_numbers=dims(self.rank, "IO"))
+
+    def apply(self, params, state, x, *, training, key):
+        del training, key
+        y = self.convolve(params["W"], x)
+        if self.bias:
+            y = y + channels_last(params["b"], y.ndim)
+        return activations.get(self.activation)(y), state
+
+
+@dataclasses.dataclass(frozen=True)
+class _ConvND(_ConvBase):
+    """N-d convolution `activation(conv(x, W) + b)`; `rank` is the number of spatial axes."""
+
     filters: int = 1
-    kernel_size: int | tuple = 3
-    strides: int | tuple = 1
+    kernel_size: Size = 3
+    strides: Size = 1
     padding: str = "same"
     activation: str | Callable = "linear"
     bias: bool = True
@@ -78,166 +186,143 @@ class Conv2D(Layer):
     bias_init: str | Callable = "zeros"
     regularizer: str | Callable | None = None
     weight_decay: float = 0.001
+    dilation_rate: Size = 1
+
+    def check_units(self):
+        if not is_int(self.filters) or self.filters < 1:
+            raise self.error("nb_filter must be a positive int.", nb_filter=self.filters)
+
+    def weight_shape(self, in_channels):
+        return (*self.kernel(), in_channels, self.filters)
+
+    def out_channels(self, in_channels):
+        return self.filters
+
+
+_CONV_ARGS = """Args:
+        filters: Number of output channels (tflearn: `nb_filter`).
+        kernel_size: Window size, an int or one per axis (tflearn: `filter_size`).
+        strides: Step, an int, one per axis, or TensorFlow's `[1, ..., 1]`. Defaults to `1`.
+        padding: `'same'` (size `ceil(n / stride)`) or `'valid'`. Defaults to `'same'`.
+        activation: Activation name or callable. Defaults to `'linear'`.
+        bias: Whether to add a bias `b`. Defaults to `True`.
+        weights_init: Initializer of `W`. Defaults to `'uniform_scaling'`.
+        bias_init: Initializer of `b`. Defaults to `'zeros'`.
+        regularizer: `'L2'`, `'L1'` or None, on `W`. Defaults to `None`.
+        weight_decay: Penalty factor. Defaults to `0.001`.
+        dilation_rate: Spacing of the kernel taps (atrous). Defaults to `1`.
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv1D(_ConvND):
+    __doc__ = f"""1-D convolution over steps, `W` of shape `(k, in, filters)`.
+
+    {_CONV_ARGS}
+    Input shape: `(batch, steps, in_channels)`.
+    Output shape: `(batch, new_steps, filters)`.
+
+    Example: `Conv1D(128, 3, padding='valid', activation='relu')` or
+    `conv_1d(net, 128, 3, padding='valid', activation='relu')`.
+    """
+
+    rank = 1
+    family = "conv_{}d"
+    default_name = "Conv1D"
+    fn_name = "conv_1d"
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv2D(_ConvND):
+    __doc__ = f"""2-D convolution `activation(conv(x, W) + b)`, `W` of shape (kh, kw, in, filters).
+
+    {_CONV_ARGS}
+    Input shape: `(batch, height, width, in_channels)`.
+    Output shape: `(batch, new_height, new_width, filters)`.
+
+    Example: `Conv2D(32, 3, activation='relu')` or `conv_2d(net, 32, 3, activation='relu')`.
+    """
+
+    rank = 2
+    family = "conv_{}d"
     default_name = "Conv2D"
     fn_name = "conv_2d"
-    cpu_scan_slow = True  # XLA:CPU runs conv gradients inside a while loop on a slow path
-
-    def check(self):
-        if isinstance(self.filters, bool) or not isinstance(self.filters, int) or self.filters < 1:
-            raise self.error("nb_filter must be a positive int.", nb_filter=self.filters)
-        _pair(self.kernel_size, "filter_size", self)
-        _pair(self.strides, "strides", self)
-        _check_padding(self)
-        self.check_weight_args()
-
-    def penalty(self, params):
-        return self.weight_penalty(params)
-
-    def init(self, key, input_shape):
-        self.expect_rank(input_shape, 3, _LAYOUT)
-        (kh, kw), (sh, sw) = _pair(self.kernel_size, "filter_size", self), _pair(
-            self.strides, "strides", self)
-        h, w, c = input_shape
-        out_h, out_w = _pooled_size(h, kh, sh, self.padding), _pooled_size(w, kw, sw, self.padding)
-        if out_h < 1 or out_w < 1:
-            raise self.error(f"a {kh}x{kw} 'valid' window does not fit the input.",
-                             shape=(None, *input_shape))
-        w_key, b_key = jax.random.split(key)
-        params = {"W": initializations.get(self.weights_init)(w_key, (kh, kw, c, self.filters))}
-        if self.bias:
-            params["b"] = initializations.get(self.bias_init)(b_key, (self.filters,))
-        return params, {}, activated_shape(self.activation, (out_h, out_w, self.filters))
-
-    def apply(self, params, state, x, *, training, key):
-        del training, key
-        y = lax.conv_general_dilated(
-            as_float(x), params["W"], window_strides=_pair(self.strides, "strides", self),
-            padding=self.padding.upper(), dimension_numbers=("NHWC", "HWIO", "NHWC"))
-        if self.bias:
-            y = y + channels_last(params["b"], y.ndim)
-        return activations.get(self.activation)(y), state
 
 
 @dataclasses.dataclass(frozen=True)
-class _Pool2D(Layer):
-    kernel_size: int | tuple = 2
-    strides: int | tuple | None = None
+class Conv3D(_ConvND):
+    __doc__ = f"""3-D convolution over volumes, `W` of shape `(kd, kh, kw, in, filters)`.
+
+    {_CONV_ARGS}
+    Input shape: `(batch, depth, height, width, in_channels)`.
+    Output shape: `(batch, new_depth, new_height, new_width, filters)`.
+
+    Example: `Conv3D(8, 3, strides=2)` or `conv_3d(net, 8, 3, strides=2)`.
+    """
+
+    rank = 3
+    family = "conv_{}d"
+    default_name = "Conv3D"
+    fn_name = "conv_3d"
+
+
+@dataclasses.dataclass(frozen=True)
+class AtrousConv2D(_ConvND):
+    """2-D dilated ("atrous") convolution: `Conv2D` with `dilation_rate` (tflearn: `rate`)
+    taps apart; with 'same' padding the output keeps the input's size. Arguments as `Conv2D`.
+
+    Example: `atrous_conv_2d(net, 16, 3, rate=2)`.
+    """
+
+    rank = 2
+    default_name = "AtrousConv2D"
+    fn_name = "atrous_conv_2d"
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupedConv2D(_ConvBase):
+    """Depthwise 2-D convolution (tflearn's `grouped_conv_2d`): each input channel `k` gets
+    its own `channel_multiplier` filters; output channel `k * channel_multiplier + q` is
+    channel `k` convolved with `W[..., k, q]`.
+
+    Args: `channel_multiplier` (a positive int), then as `Conv2D`, except that `bias`
+        defaults to `False` (tflearn).
+
+    Input shape: `(batch, height, width, in_channels)`.
+    Output shape: `(batch, new_height, new_width, in_channels * channel_multiplier)`.
+    Parameters: `W` `(kh, kw, in_channels, channel_multiplier)`, `b` when `bias`.
+
+    Example: `grouped_conv_2d(net, 2, 3)` or `GroupedConv2D(2, 3)`.
+    """
+
+    channel_multiplier: int = 1
+    kernel_size: Size = 3
+    strides: Size = 1
     padding: str = "same"
+    activation: str | Callable = "linear"
+    bias: bool = False
+    weights_init: str | Callable = "uniform_scaling"
+    bias_init: str | Callable = "zeros"
+    regularizer: str | Callable | None = None
+    weight_decay: float = 0.001
+    dilation_rate: Size = 1
+    default_name = "GroupedConv2D"
+    fn_name = "grouped_conv_2d"
 
-    def check(self):
-        _pair(self.kernel_size, "kernel_size", self)
-        if self.strides is not None:
-            _pair(self.strides, "strides", self)
-        _check_padding(self)
+    def check_units(self):
+        if not is_int(self.channel_multiplier) or self.channel_multiplier < 1:
+            raise self.error("channel_multiplier must be a positive int.",
+                             channel_multiplier=self.channel_multiplier)
 
-    def window(self) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
-        kh, kw = _pair(self.kernel_size, "kernel_size", self)
-        sh, sw = _pair(self.strides or self.kernel_size, "strides", self)
-        return (1, kh, kw, 1), (1, sh, sw, 1)
+    def weight_shape(self, in_channels):
+        return (*self.kernel(), in_channels, self.channel_multiplier)
 
-    def output_shape(self, input_shape):
-        self.expect_rank(input_shape, 3, _LAYOUT)
-        (_, kh, kw, _), (_, sh, sw, _) = self.window()
-        h, w, c = input_shape
-        out = (_pooled_size(h, kh, sh, self.padding), _pooled_size(w, kw, sw, self.padding), c)
-        if min(out) < 1:
-            raise self.error(f"a {kh}x{kw} 'valid' window does not fit the input.",
-                             shape=(None, *input_shape))
-        return out
+    def out_channels(self, in_channels):
+        return in_channels * self.channel_multiplier
 
-
-@dataclasses.dataclass(frozen=True)
-class MaxPool2D(_Pool2D):
-    """Max over `kernel_size` windows; `strides` default to the kernel size (tflearn)."""
-
-    default_name = "MaxPool2D"
-    fn_name = "max_pool_2d"
-
-    def apply(self, params, state, x, *, training, key):
-        del params, training, key
-        dims, strides = self.window()
-        x = as_float(x)
-        return lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, self.padding.upper()), state
-
-
-@dataclasses.dataclass(frozen=True)
-class AvgPool2D(_Pool2D):
-    """Mean over `kernel_size` windows; with 'same' padding, only real values are averaged."""
-
-    default_name = "AvgPool2D"
-    fn_name = "avg_pool_2d"
-
-    def apply(self, params, state, x, *, training, key):
-        del params, training, key
-        dims, strides = self.window()
-        pad = self.padding.upper()
-        total = lax.reduce_window(as_float(x), 0.0, lax.add, dims, strides, pad)
-        count = lax.reduce_window(jnp.ones(x.shape[1:3], total.dtype)[None, :, :, None], 0.0,
-                                  lax.add, dims, strides, pad)
-        return total / count, state
-
-
-@dataclasses.dataclass(frozen=True)
-class GlobalAvgPool(Layer):
-    """Mean over height and width: `(batch, h, w, c)` → `(batch, c)`."""
-
-    default_name = "GlobalAvgPool"
-    fn_name = "global_avg_pool"
-
-    def output_shape(self, input_shape):
-        self.expect_rank(input_shape, 3, _LAYOUT)
-        return (input_shape[-1],)
-
-    def apply(self, params, state, x, *, training, key):
-        del params, training, key
-        return jnp.mean(x, axis=(1, 2)), state
-
-
-@dataclasses.dataclass(frozen=True)
-class GlobalMaxPool(GlobalAvgPool):
-    """Max over height and width: `(batch, h, w, c)` → `(batch, c)`."""
-
-    default_name = "GlobalMaxPool"
-    fn_name = "global_max_pool"
-
-    def apply(self, params, state, x, *, training, key):
-        del params, training, key
-        return jnp.max(x, axis=(1, 2)), state
-
-
-# -- tflearn's functions --------------------------------------------------------------------------
-
-def conv_2d(incoming: Tensor, nb_filter: int, filter_size, strides=1, padding="same",
-            activation="linear", bias=True, weights_init="uniform_scaling", bias_init="zeros",
-            regularizer=None, weight_decay=0.001, trainable=True, restore=True, reuse=False,
-            scope=None, name: str | None = None) -> Tensor:
-    """Adds a `Conv2D` layer (tflearn argument names). See `Conv2D`."""
-    return Conv2D(filters=nb_filter, kernel_size=filter_size, strides=strides, padding=padding,
-                  activation=activation, bias=bias, weights_init=weights_init,
-                  bias_init=bias_init, regularizer=regularizer, weight_decay=weight_decay,
-                  trainable=trainable, restore=restore,
-                  name=scope or name)(incoming, reuse=reuse)
-
-
-def max_pool_2d(incoming: Tensor, kernel_size, strides=None, padding="same",
-                name: str | None = None) -> Tensor:
-    """Adds a `MaxPool2D` layer; `strides` default to `kernel_size`."""
-    return MaxPool2D(kernel_size=kernel_size, strides=strides, padding=padding,
-                     name=name)(incoming)
-
-
-def avg_pool_2d(incoming: Tensor, kernel_size, strides=None, padding="same",
-                name: str | None = None) -> Tensor:
-    """Adds an `AvgPool2D` layer; `strides` default to `kernel_size`."""
-    return AvgPool2D(kernel_size=kernel_size, strides=strides, padding=padding,
-                     name=name)(incoming)
-
-
-def global_avg_pool(incoming: Tensor, name: str | None = None) -> Tensor:
-    """Adds a `GlobalAvgPool` layer."""
-    return GlobalAvgPool(name=name)(incoming)
-
-
-def global_max_pool(incoming: Tensor, name: str | None = None) -> Tensor:
-    """Adds a `GlobalMaxPool` layer."""
-    return GlobalMaxPool(name=name)(incoming)
+    def convolve(self, w, x):
+        k_h, k_w, channels, mult = w.shape   # one group per input channel
+        return lax.conv_general_dilated(
+            as_float(x), w.reshape(k_h, k_w, 1, channels * mult), window_strides=self.stride(),
+            padding=self.padding.upper(), rhs_dilation=self.dilation(),
+            dimension_numbers=dims(2, "IO"), feature_group_count=channels)

@@ -69,9 +69,25 @@ CASES = [
     (L.PReLU(channel_shared=True, weights_init="truncated_normal"), (3,)),
     (L.LayerNormalization(), (2, 5)),
     (L.L2Normalize(axis=-1), (2, 5)),
+    (L.Conv1D(4, 3, strides=2, activation="relu"), (7, 2)),
+    (L.Conv3D(3, 2, padding="valid"), (4, 4, 3, 2)),
+    (L.AtrousConv2D(3, 3, dilation_rate=2), (6, 6, 2)),
+    (L.GroupedConv2D(2, 3), (5, 5, 3)),
+    (L.Conv2DTranspose(3, 3, strides=2), (3, 3, 2)),
+    (L.Conv3DTranspose(2, 2, strides=2), (2, 2, 2, 3)),
+    (L.HighwayConv1D(3, 3, activation="elu"), (6, 3)),
+    (L.HighwayConv2D(2, 3), (4, 4, 2)),
+    (L.UpSample2D(2), (3, 2, 2)),
+    (L.Upscore(3), (3, 3, 2)),
+    (L.Upscore3D(2), (2, 2, 2, 3)),
+    (L.MaxPool1D(2), (7, 3)),
+    (L.AvgPool1D(3, strides=2, padding="valid"), (7, 3)),
+    (L.MaxPool3D(2), (4, 4, 4, 2)),
+    (L.AvgPool3D(2), (4, 3, 4, 2)),
+    (L.GlobalMaxPool(), (5, 3)),
 ]
-#: Layers whose parameters start at constants (ones and zeros), the same for every key.
-CONSTANT_INIT = {L.LayerNormalization, L.PReLU}
+#: Layers whose parameters start at constants (ones, zeros, bilinear), the same for every key.
+CONSTANT_INIT = {L.LayerNormalization, L.PReLU, L.Upscore, L.Upscore3D}  # bilinear start
 #: Layers holding a Python function, which a saved config cannot hold (documented).
 FUNCTION_HOLDERS = {L.CustomLayer, L.CustomMergeLayer}
 IDS = [f"{type(layer).__name__}-{i}" for i, (layer, _) in enumerate(CASES)]

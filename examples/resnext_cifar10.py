@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+""" Aggregated Residual Transformations for Deep Neural Network.
+
+Applying a 'ResNeXT' to CIFAR-10 Dataset classification task.
+
+References:
+    - S. Xie, R. Girshick, P. Dollar, Z. Tu and K. He. Aggregated Residual
+        Transformations for Deep Neural Networks, 2016.
+
+Links:
+    - [Aggregated Residual Transformations for Deep Neural Networks](https://arxiv.org/pdf/1611.05431.pdf)
+    - [CIFAR-10 Dataset](https://www.cs.toronto.edu/~kriz/cifar.html)
+
+Port of tflearn's examples/images/resnext_cifar10.py: only `tflearn` became `stackit`, and
+command-line options were added around the unchanged model:
+
+    python examples/resnext_cifar10.py                 # real CIFAR-10 (170 MB once)
+    python examples/resnext_cifar10.py --synthetic 64  # random images, offline
+    python examples/resnext_cifar10.py --synthetic 64 --epochs 1 --n 1  # smaller and shorter
+"""
+
+# ruff: noqa: UP009, UP010, I001, E402, E501, F403, F405, B007  (tflearn's lines are kept as they were)
+from __future__ import division, print_function, absolute_import
+
+import argparse
+
+import numpy as np
+
+# Port addition: --synthetic N and --epochs.
+parser = argparse.ArgumentParser(description="A ResNeXt on CIFAR-10.")
+parser.add_argument("--synthetic", type=int, metavar="N", default=0,
+                    help="train on N random 32x32x3 images (and N/4 for validation) instead "
+                         "of the real dataset (no download)")
+parser.add_argument("--epochs", type=int, default=200, help="epochs (default: 200)")
+parser.add_argument("--n", type=int, default=5, help="blocks per stage (default: 5)")
+args = parser.parse_args()
+
+import stackit
+
+# Residual blocks
+# 32 layers: n=5, 56 layers: n=9, 110 layers: n=18
+n = args.n  # port addition: --n (tflearn: 5)
+
+# Data loading
+from stackit.datasets import cifar10
+if args.synthetic:  # port addition
+    rng = np.random.default_rng(0)
+    X = rng.random((args.synthetic, 32, 32, 3), dtype=np.float32)
+    Y = np.arange(args.synthetic) % 10
+    testX = rng.random((max(1, args.synthetic // 4), 32, 32, 3), dtype=np.float32)
+    testY = np.arange(len(testX)) % 10
+else:
+    (X, Y), (testX, testY) = cifar10.load_data()
+Y = stackit.data_utils.to_categorical(Y)
+testY = stackit.data_utils.to_categorical(testY)
+
+# Real-time data preprocessing
+img_prep = stackit.ImagePreprocessing()
+img_prep.add_featurewise_zero_center(per_channel=True)
+
+# Real-time data augmentation
+img_aug = stackit.ImageAugmentation()
+img_aug.add_random_flip_leftright()
+img_aug.add_random_crop([32, 32], padding=4)
+
+# Building Residual Network
+net = stackit.input_data(shape=[None, 32, 32, 3],
+                         data_preprocessing=img_prep,
+                         data_augmentation=img_aug)
+net = stackit.conv_2d(net, 16, 3, regularizer='L2', weight_decay=0.0001)
+net = stackit.resnext_block(net, n, 16, 32)
+net = stackit.resnext_block(net, 1, 32, 32, downsample=True)
+net = stackit.resnext_block(net, n-1, 32, 32)
+net = stackit.resnext_block(net, 1, 64, 32, downsample=True)
+net = stackit.resnext_block(net, n-1, 64, 32)
+net = stackit.batch_normalization(net)
+net = stackit.activation(net, 'relu')
+net = stackit.global_avg_pool(net)
+# Regression
+net = stackit.fully_connected(net, 10, activation='softmax')
+opt = stackit.Momentum(0.1, lr_decay=0.1, decay_step=32000, staircase=True)
+net = stackit.regression(net, optimizer=opt,
+                         loss='categorical_crossentropy')
+# Training
+model = stackit.DNN(net, checkpoint_path='model_resnext_cifar10',
+                    max_checkpoints=10, tensorboard_verbose=0,
+                    clip_gradients=0.)
+
+model.fit(X, Y, n_epoch=args.epochs, validation_set=(testX, testY),
+          snapshot_epoch=False, snapshot_step=500,
+          show_metric=True, batch_size=128, shuffle=True,
+          run_id='resnext_cifar10')
