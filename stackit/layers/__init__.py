@@ -36,7 +36,7 @@ from stackit.layers.core import (
     time_distributed,
 )
 from stackit.layers.math_ops import Operation
-from stackit.layers.merge_ops import Merge, merge
+from stackit.layers.merge_ops import Merge, merge, merge_outputs
 from stackit.layers.naming import reset_default_graph, variable_scope
 from stackit.layers.normalization import (
     BatchNormalization,
@@ -61,7 +61,7 @@ __all__ = [  # noqa: F405
     "CustomMergeLayer", "Lambda", "LeakyReLU", "PReLU", "LayerNormalization", "L2Normalize",
     "input_data", "fully_connected", "dropout", "activation", "flatten", "reshape",
     "single_unit", "batch_normalization", "local_response_normalization", "regression",
-    "merge", "variable_scope", "highway", "one_hot_encoding",
+    "merge", "merge_outputs", "variable_scope", "highway", "one_hot_encoding",
     "time_distributed", "custom_layer", "l2_normalize",
     *conv.__all__,
 ]

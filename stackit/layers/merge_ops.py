@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from stackit.layers.base import Layer, Shape, Tensor
 
-__all__ = ["Merge", "merge"]
+__all__ = ["Merge", "merge", "merge_outputs"]
 
 _ELEMENTWISE = ("elemwise_sum", "elemwise_mul")
 _REDUCING: dict[str, Callable[..., jax.Array]] = {
@@ -115,3 +115,15 @@ def merge(tensors_list: Sequence[Tensor], mode: str, axis: int = 1,
     if len(tensors) < 2:
         raise ValueError(f"merge: expected 2 or more tensors. Received: {len(tensors)}.")
     return Merge(mode=mode, axis=axis, name=name)(tensors)
+
+
+def merge_outputs(tensor_list: Sequence[Tensor], name: str | None = None) -> Tensor:
+    """Concatenates network outputs along axis 1 (tflearn's `merge_outputs`); one tensor is
+    returned as it is.
+
+    Example: `net = merge_outputs([branch_a, branch_b])`.
+    """
+    tensors = list(tensor_list) if isinstance(tensor_list, (list, tuple)) else [tensor_list]
+    if len(tensors) == 1 and isinstance(tensors[0], Tensor):
+        return tensors[0]
+    return merge(tensors, "concat", axis=1, name=name)

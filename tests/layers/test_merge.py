@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import stackit
-from stackit.layers import fully_connected, input_data, merge, regression
+from stackit.layers import fully_connected, input_data, merge, merge_outputs, regression
 
 
 @pytest.fixture(autouse=True)
@@ -127,3 +127,13 @@ def test_summary_counts_frozen_layers_inside_a_merge_as_non_trainable():
     model.summary(console=console)
     text = console.export_text()
     assert "Trainable params: 82  Non-trainable params: 48" in text  # 48 + 34 | 5*8 + 8
+
+
+def test_merge_outputs_concatenates_on_axis_1_and_passes_one_tensor_through():
+    a, b = input_data([None, 3]), input_data([None, 2])
+    out = merge_outputs([a, b])
+    assert out.get_shape().as_list() == [None, 5]
+    assert out.layer.mode == "concat" and out.layer.axis == 1
+    assert merge_outputs([a]) is a
+    with pytest.raises(TypeError, match="expected layer outputs"):
+        merge_outputs([a, 3])
