@@ -152,10 +152,8 @@ def _build_nodes(graph: dict, configs: list, arrays: dict, path: str) -> list[Te
         layer = layers[layer_index]
         if layer.n_inputs == 0:
             nodes.append(Tensor(layer, (), layer.shape))  # type: ignore[attr-defined]
-        elif layer.n_inputs == -1:
-            nodes.append(layer([nodes[p] for p in parents]))
-        else:
-            nodes.append(layer(nodes[parents[0]]))
+        else:  # the node as saved, its parents in order (a layer call may add or split nodes)
+            nodes.append(Tensor(layer, tuple(nodes[p] for p in parents)))
         for param, shape in nodes[-1].param_shapes.items():  # before anything is allocated
             saved = arrays.get(f"params/{layer.name}/{param}")
             if saved is None or tuple(saved.shape) != tuple(shape):

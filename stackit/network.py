@@ -79,6 +79,12 @@ class Network:
     """
 
     def __init__(self, tensors: Sequence[Tensor]):
+        for tensor in tensors:
+            if tensor.n_outputs > 1:
+                raise ValueError(
+                    f"{type(tensor.layer).__name__} {tensor.name!r} yields {tensor.n_outputs} "
+                    f"outputs; a model computes tensors, so pass one of them "
+                    f"(`tensor.outputs[i]`, or unpack what the layer call returned).")
         self.nodes = ancestors(tensors)
         self.index = {id(node): i for i, node in enumerate(self.nodes)}
         self.inputs = sorted((n for n in self.nodes if n.layer.n_inputs == 0),

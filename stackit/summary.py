@@ -27,8 +27,15 @@ def print_summary(model, console: Console | None = None) -> None:
             what = f"loss={getattr(layer, 'loss', '')!s}"
             table.add_row(layer.name, type(layer).__name__, what, "0")
             continue
-        table.add_row(layer.name, type(layer).__name__, str((None, *row.shape)),
+        table.add_row(layer.name, type(layer).__name__, _shape_text(row.shape),
                       f"{row.n_params:,}")
     console = console or Console()
     console.print(table)
     console.print(f"Trainable params: {trainable:,}  Non-trainable params: {total - trainable:,}")
+
+
+def _shape_text(shape) -> str:
+    """`(None, ...)`, or one per output for a layer with several (a tuple of shapes)."""
+    if shape and all(isinstance(s, tuple) for s in shape):
+        return ", ".join(str((None, *s)) for s in shape)
+    return str((None, *shape))

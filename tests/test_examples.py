@@ -176,6 +176,43 @@ def test_residual_bottleneck_network_trains_on_digits(tmp_path):
     assert np.isfinite(last_epoch_value(output, "val_loss"))
 
 
+def _fake_aclimdb(data: Path, n_per_class: int = 200, seed: int = 0) -> None:
+    """An extracted `aclImdb/` folder under `data/imdb` (the loader reads it instead of the
+    archive): reviews about as long as the examples' padded length (as real ones mostly are),
+    whose label shows in a few telling words among random filler."""
+    rng = np.random.default_rng(seed)
+    filler = [f"word{i}" for i in range(40)]
+    telling = {"pos": ["great", "wonderful", "loved"], "neg": ["awful", "boring", "hated"]}
+    for split in ("train", "test"):
+        for label, words in telling.items():
+            folder = data / "imdb" / "aclImdb" / split / label
+            folder.mkdir(parents=True)
+            for i in range(n_per_class):
+                review = list(rng.choice(filler, size=int(rng.integers(60, 90))))
+                for _ in range(6):
+                    review.insert(int(rng.integers(0, len(review))), str(rng.choice(words)))
+                (folder / f"{i}_7.txt").write_text(" ".join(review) + "<br />")
+
+
+@pytest.mark.parametrize("script", ["lstm.py", "dynamic_lstm.py", "bidirectional_lstm.py"])
+def test_imdb_recurrent_examples_learn_stand_in_reviews(tmp_path, script):
+    _fake_aclimdb(tmp_path / "data")
+    output = run_example(tmp_path, script, epochs=5)
+    assert "Epoch 5/5" in output
+    first_loss = float(re.search(rf"Epoch 1/5 .*?\bloss ({FLOAT})", output).group(1))
+    assert last_epoch_value(output, "loss") < first_loss - 0.03    # chance is 0.693
+    assert last_epoch_value(output, "val_loss") < 0.68
+
+
+def test_char_rnn_generator_writes_after_one_round(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("the cat sat on the mat. " * 12)
+    output = run_example(tmp_path, "lstm_generator_shakespeare.py", "--text", str(text),
+                         "--iterations", "1", "--generate", "40")
+    assert "-- Test with temperature of 0.5 --" in output
+    assert "Epoch 1/1" in output
+
+
 def test_keras_style_lenet_trains_one_epoch(tmp_path):
     output = run_example(tmp_path, "keras_style.py", "--epochs", "1")
     assert "Conv2D_1" in output  # the summary table

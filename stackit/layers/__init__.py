@@ -4,7 +4,7 @@
 `stackit.layers.conv.conv_2d(net, 32, 3, activation='relu')` build the same descriptor.
 """
 
-from stackit.layers import conv
+from stackit.layers import conv, recurrent
 from stackit.layers.base import Layer, ParamRef, Tensor, layer_from_config
 from stackit.layers.conv import *  # noqa: F403 - every conv/pool layer and tflearn function
 from stackit.layers.core import (
@@ -35,6 +35,7 @@ from stackit.layers.core import (
     single_unit,
     time_distributed,
 )
+from stackit.layers.embedding_ops import Embedding, embedding
 from stackit.layers.math_ops import Operation
 from stackit.layers.merge_ops import Merge, merge, merge_outputs
 from stackit.layers.naming import reset_default_graph, variable_scope
@@ -47,6 +48,7 @@ from stackit.layers.normalization import (
     l2_normalize,
     local_response_normalization,
 )
+from stackit.layers.recurrent import *  # noqa: F403 - the recurrent layers, cells, functions
 
 LRN = LocalResponseNormalization
 Lambda = CustomLayer  # Keras's spelling
@@ -63,7 +65,9 @@ __all__ = [  # noqa: F405
     "single_unit", "batch_normalization", "local_response_normalization", "regression",
     "merge", "merge_outputs", "variable_scope", "highway", "one_hot_encoding",
     "time_distributed", "custom_layer", "l2_normalize",
+    "Embedding", "embedding",
     *conv.__all__,
+    *recurrent.__all__,
 ]
 
 

@@ -27,7 +27,7 @@ from stackit._registry import configurable, from_config, to_config
 from stackit.layers import naming
 from stackit.layers.naming import reset_default_graph
 
-__all__ = ["Layer", "Tensor", "ParamRef", "reset_default_graph", "layer_from_config"]
+__all__ = ["Layer", "Output", "Tensor", "ParamRef", "reset_default_graph", "layer_from_config"]
 
 Shape = tuple[int, ...]
 #: The most values one parameter may hold (2**31 - 1, 8 GiB as float32): XLA indexes buffers
@@ -109,6 +109,13 @@ class Layer:
     def out_batched(self) -> bool:
         """Whether the output keeps the batch axis (False only for reductions over it)."""
         return True
+
+    @property
+    def n_outputs(self) -> int:
+        """How many arrays `apply` returns: 1 (one array), or more (a tuple of arrays, and
+        `init` returns a tuple of output shapes). Each output of such a layer is read through
+        its own tensor, `Tensor.outputs[i]`."""
+        return 1
 
     def check(self) -> None:
         """Validates hyperparameters at construction. Raise ValueError/TypeError with context."""
@@ -237,6 +244,44 @@ def layer_from_config(config: dict[str, Any]) -> Layer:
 
 
 @dataclasses.dataclass(frozen=True)
+class Output(Layer):
+    """Output `index` of a layer that yields several (`Layer.n_outputs > 1`), as a tensor.
+
+    `Tensor.outputs` makes these nodes; each is named `<layer>:<index>`, as TensorFlow names an
+    operation's outputs, and forwards parameter handles to the layer (`out.W`).
+    """
+
+    index: int = 0
+    default_name = "Output"
+    fn_name = "output"
+
+    def check(self):
+        if isinstance(self.index, bool) or not isinstance(self.index, int) or self.index < 0:
+            raise self.error("index must be an int >= 0.", index=self.index)
+
+    def init(self, key, input_shape):
+        del key
+        if self.index >= len(input_shape) or not isinstance(input_shape[self.index], tuple):
+            raise self.error("expected the outputs of a layer that yields more than "
+                             f"{self.index} outputs.", shapes=input_shape)
+        return {}, {}, tuple(input_shape[self.index])
+
+    def apply(self, params, state, x, *, training, key):
+        del params, training, key
+        return x[self.index], state
+
+
+def _output_layer(of: str, index: int) -> Output:
+    """The `Output` layer for output `index` of layer `of`: one object per name, so the outputs
+    of a shared layer's several calls share it (as every shared layer must)."""
+    name = f"{of}:{index}"
+    existing = naming.registered(name)
+    if isinstance(existing, Output) and existing.index == index:
+        return existing
+    return Output(index, name=name)
+
+
+@dataclasses.dataclass(frozen=True)
 class ParamRef:
     """A handle on one parameter of one layer, e.g. `fully_connected(...).W`.
 
@@ -290,6 +335,13 @@ class Tensor:
         self.parents = tuple(parents)
         self.children: list[Tensor] = []
         self.serial = next(_SERIAL)
+        self.n_outputs: int = layer.n_outputs
+        for parent in self.parents:
+            if parent.n_outputs > 1 and not isinstance(layer, Output):
+                raise TypeError(
+                    f"{layer.fn_name} {layer.name!r}: its input {parent.name!r} "
+                    f"({type(parent.layer).__name__}) yields {parent.n_outputs} outputs; connect "
+                    f"one of them (e.g. `output, *states = ...`, or `tensor.outputs[0]`).")
         if layer.n_inputs == 0:
             in_shape: Any = tuple(input_shape or ())
         elif layer.n_inputs == -1:
@@ -314,8 +366,16 @@ class Tensor:
                     f"float32). Use fewer units or filters, or a smaller input.",
                     input_shape=(None, *in_shape) if layer.n_inputs == 1 else in_shape)
         self.batched = layer.out_batched
-        self.shape: TensorShape = TensorShape((None, *found["shape"]) if self.batched
-                                              else found["shape"])
+        if self.n_outputs > 1:  # one shape per output
+            shapes = [tuple(s) for s in found["shape"]]
+            if len(shapes) != self.n_outputs:
+                raise layer.error(f"init returned {len(shapes)} output shapes for "
+                                  f"{self.n_outputs} outputs.")
+            self.shape: TensorShape = TensorShape(
+                TensorShape((None, *s) if self.batched else s) for s in shapes)
+        else:
+            self.shape = TensorShape((None, *found["shape"]) if self.batched
+                                     else found["shape"])
         self.param_shapes = {k: tuple(v.shape) for k, v in params.items()
                              if hasattr(v, "shape")}
         for parent in self.parents:
@@ -324,8 +384,25 @@ class Tensor:
 
     @property
     def sample_shape(self) -> Shape:
-        """The shape of one sample (the shape without the batch axis)."""
+        """The shape of one sample (the shape without the batch axis); for a layer with several
+        outputs, a tuple of them."""
+        if self.n_outputs > 1:
+            return cast(Shape, tuple(tuple(s[1:]) if self.batched else tuple(s)
+                                     for s in self.shape))
         return tuple(self.shape[1:]) if self.batched else tuple(self.shape)
+
+    @property
+    def outputs(self) -> tuple[Tensor, ...]:
+        """One tensor per output: `(self,)` for a layer with one output; for a layer with
+        several (an LSTM with `return_state=True`), tensors of `Output` nodes, made once."""
+        if self.n_outputs == 1:
+            return (self,)
+        made = self.__dict__.get("_outputs")
+        if made is None:
+            made = tuple(Tensor(_output_layer(self.name, i), (self,))
+                         for i in range(self.n_outputs))
+            self.__dict__["_outputs"] = made
+        return made
 
     # Arithmetic builds graph nodes, as on TensorFlow tensors. The builders live in
     # stackit.layers.math_ops, which installs itself here when imported (with stackit.layers).
@@ -375,6 +452,8 @@ class Tensor:
         shapes = self.__dict__.get("param_shapes", {})
         if attr in shapes:
             return ParamRef(self.name, attr)
+        if isinstance(self.__dict__.get("layer"), Output) and not attr.startswith("__"):
+            return getattr(self.__dict__["parents"][0], attr)  # the producing layer's handles
         raise AttributeError(f"{type(self.layer).__name__} {self.layer.name!r} has no attribute "
                              f"{attr!r} (parameters: {sorted(shapes) or 'none'}).")
 

@@ -123,7 +123,8 @@ def merge_outputs(tensor_list: Sequence[Tensor], name: str | None = None) -> Ten
 
     Example: `net = merge_outputs([branch_a, branch_b])`.
     """
-    tensors = list(tensor_list) if isinstance(tensor_list, (list, tuple)) else [tensor_list]
+    tensors: list = (list(tensor_list) if isinstance(tensor_list, (list, tuple))
+                     else [tensor_list])
     if len(tensors) == 1 and isinstance(tensors[0], Tensor):
         return tensors[0]
     return merge(tensors, "concat", axis=1, name=name)

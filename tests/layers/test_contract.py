@@ -85,6 +85,13 @@ CASES = [
     (L.MaxPool3D(2), (4, 4, 4, 2)),
     (L.AvgPool3D(2), (4, 3, 4, 2)),
     (L.GlobalMaxPool(), (5, 3)),
+    (L.Embedding(10, 4), (5,)),
+    (L.SimpleRNN(4, go_backwards=True), [(5, 3)]),
+    (L.LSTM(4, dropout=0.5, output_dropout=0.5), [(5, 3)]),
+    (L.GRU(4, return_sequences=True), [(5, 3)]),
+    (L.RNN(L.MultiRNNCell([L.BasicLSTMCell(3), L.GRUCell(2)])), [(5, 3)]),
+    (L.Bidirectional(L.LSTM(3, return_sequences=True)), [(5, 3)]),
+    (L.SequenceLength(), (5, 3)),
 ]
 #: Layers whose parameters start at constants (ones, zeros, bilinear), the same for every key.
 CONSTANT_INIT = {L.LayerNormalization, L.PReLU, L.Upscore, L.Upscore3D}  # bilinear start
