@@ -92,12 +92,29 @@ def test_resume_needs_a_checkpoint_path_and_starts_afresh_without_a_snapshot(tmp
 
 
 _SCRIPT = textwrap.dedent('''
-    import sys
+    import glob, os, sys, time
     sys.path.insert(0, {tests!r})
+    import stackit
     from test_resume import _data, _fit, _model
+
+    class HoldAfterFirstSnapshot(stackit.callbacks.Callback):
+        """Waits, once a snapshot is on disk, until the test has sent its signal (it then
+        creates `release`): the signal always lands mid-run, however fast the machine."""
+
+        def __init__(self, prefix, release):
+            self.prefix, self.release, self.held = prefix, release, False
+
+        def on_batch_end(self, state):
+            if self.release and not self.held and glob.glob(self.prefix + "-*.npz"):
+                self.held = True
+                deadline = time.time() + 120
+                while not os.path.exists(self.release) and time.time() < deadline:
+                    time.sleep(0.02)
+
     model = _model(sys.argv[1])
+    hold = HoldAfterFirstSnapshot(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
     try:
-        _fit(model, resume=True)
+        _fit(model, resume=True, callbacks=[hold])
     except KeyboardInterrupt:
         print("INTERRUPTED", model.epoch, flush=True)
         raise SystemExit(3)
@@ -106,10 +123,15 @@ _SCRIPT = textwrap.dedent('''
 
 
 def _run_script(tmp_path, prefix, *, signal_after=None, sig=signal.SIGKILL):
+    """Runs the training script; with `signal_after`, sends `sig` once its first snapshot is
+    written (the script holds there until the signal is sent)."""
     script = tmp_path / 'train.py'
     script.write_text(_SCRIPT.format(tests=os.path.dirname(__file__)))
-    proc = subprocess.Popen([sys.executable, str(script), prefix], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    release = tmp_path / 'release'
+    args = [sys.executable, str(script), prefix]
+    if signal_after is not None:
+        args.append(str(release))
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if signal_after is None:
         out, _ = proc.communicate(timeout=300)
         return proc.returncode, out
@@ -118,6 +140,8 @@ def _run_script(tmp_path, prefix, *, signal_after=None, sig=signal.SIGKILL):
         time.sleep(0.05)
     time.sleep(signal_after)
     proc.send_signal(sig)
+    time.sleep(0.2)  # let the handler run before the script moves on
+    release.touch()
     out, _ = proc.communicate(timeout=120)
     return proc.returncode, out
 
