@@ -23,6 +23,7 @@ from stackit import (
                      models,
                      optimizers,
                      regularizers,
+                     schedules,
                      utils,
                      variables,
 )
@@ -58,6 +59,7 @@ from stackit.optimizers import (
                      AdaDelta,
                      AdaGrad,
                      Adam,
+                     AdamW,
                      Ftrl,
                      Momentum,
                      Nesterov,
@@ -75,9 +77,10 @@ __version__ = "0.1.0"
 __all__ = [
     *_layer_names,
     "activations", "callbacks", "data_utils", "datasets", "initializations", "layers", "losses",
-    "objectives", "metrics", "optimizers", "regularizers", "variables",
+    "objectives", "metrics", "optimizers", "regularizers", "variables", "schedules",
     "init_graph", "DNN", "Model", "Sequential", "load_model", "History", "NonFiniteLossError",
-    "SGD", "Momentum", "Nesterov", "Adam", "RMSProp", "AdaGrad", "AdaDelta", "Ftrl", "Optimizer",
+    "SGD", "Momentum", "Nesterov", "Adam", "AdamW", "RMSProp", "AdaGrad", "AdaDelta", "Ftrl",
+    "Optimizer",
     "Accuracy", "Top_k", "R2", "Loss", "get_layer_variables_by_name",
     "data_preprocessing", "data_augmentation", "ImagePreprocessing", "ImageAugmentation",
     "DataPreprocessing", "DataAugmentation", "Session", "get_layer_variables_by_scope",

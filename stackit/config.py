@@ -1,10 +1,17 @@
-"""Process-wide settings: the default seed, as tflearn's `init_graph`."""
+"""Process-wide settings: the default seed, as tflearn's `init_graph`, and a cap on the epochs
+of every `fit` (for smoke runs: `python -m stackit --epochs 1 script.py`)."""
 
 from __future__ import annotations
 
-__all__ = ["init_graph", "default_seed"]
+import contextlib
+import os
+from collections.abc import Iterator
+
+__all__ = ["init_graph", "default_seed", "epoch_cap", "capped_epochs", "MAX_EPOCHS_ENV"]
 
 _SEED: int | None = None
+_EPOCH_CAPS: list[int] = []  # innermost `epoch_cap` last
+MAX_EPOCHS_ENV = "STACKIT_MAX_EPOCHS"
 
 
 def init_graph(seed: int | None = None, log_device: bool = False, num_cores: int = 0,
@@ -36,3 +43,37 @@ def init_graph(seed: int | None = None, log_device: bool = False, num_cores: int
 def default_seed() -> int | None:
     """The seed set by `init_graph`, or None."""
     return _SEED
+
+
+@contextlib.contextmanager
+def epoch_cap(n: int) -> Iterator[None]:
+    """Caps `n_epoch` (or `epochs`) of every `fit` called inside the block at `n`; a `fit` asking
+    for fewer epochs runs as asked. `python -m stackit --epochs N` runs its script in one.
+
+    Raises:
+        ValueError: If `n` is not a positive int.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"epoch_cap: n must be a positive int. Received: n={n!r}.")
+    _EPOCH_CAPS.append(n)
+    try:
+        yield
+    finally:
+        _EPOCH_CAPS.pop()
+
+
+def capped_epochs(n_epoch: int) -> int:
+    """`n_epoch`, lowered to the innermost `epoch_cap`, else to the `STACKIT_MAX_EPOCHS`
+    environment variable when it is set.
+
+    Raises:
+        ValueError: If `STACKIT_MAX_EPOCHS` is set to anything but a positive int.
+    """
+    if _EPOCH_CAPS:
+        return min(n_epoch, _EPOCH_CAPS[-1])
+    env = os.environ.get(MAX_EPOCHS_ENV, "").strip()
+    if not env:
+        return n_epoch
+    if not env.isdigit() or int(env) < 1:
+        raise ValueError(f"{MAX_EPOCHS_ENV} must be a positive int. Received: {env!r}.")
+    return min(n_epoch, int(env))

@@ -26,11 +26,12 @@ class Regression(Layer):
     Args:
         optimizer: Name (`'adam'`, `'sgd'`, ...), an `Optimizer` (e.g. `stackit.SGD(0.1)`), or an
             optax transformation. Defaults to `'adam'`.
-        loss: Loss name or callable `fn(y_pred, y_true)`. Defaults to
-            `'categorical_crossentropy'`.
+        loss: Loss name, loss object (e.g. `losses.CategoricalCrossentropy(label_smoothing=0.1)`)
+            or callable `fn(y_pred, y_true)`. Defaults to `'categorical_crossentropy'`.
         metric: `'default'` (accuracy), a name, a `Metric` (e.g. `Top_k(3)`), a callable, or
             None. Defaults to `'default'`.
-        learning_rate: Used when `optimizer` is a name. Defaults to `0.001`.
+        learning_rate: Used when `optimizer` is a name: a number or a schedule of the step
+            (`stackit.schedules.cosine(0.1, 1000)`, any optax schedule). Defaults to `0.001`.
         batch_size: Training batch size. Defaults to `64`.
         shuffle_batches: Shuffle the training set each epoch. Defaults to `True`.
         to_one_hot: Convert integer targets to one-hot with `n_classes`. Defaults to `False`.
@@ -43,9 +44,9 @@ class Regression(Layer):
     """
 
     optimizer: object = "adam"
-    loss: str | Callable = "categorical_crossentropy"
+    loss: str | Callable | losses.LossObject = "categorical_crossentropy"
     metric: str | metrics.Metric | Callable | None = "default"
-    learning_rate: float = 0.001
+    learning_rate: float | Callable = 0.001
     batch_size: int = 64
     shuffle_batches: bool = True
     to_one_hot: bool = False
@@ -60,8 +61,10 @@ class Regression(Layer):
 
     def check(self):
         optimizers.get(self.optimizer, self.learning_rate)
-        if self.loss != LOSS_TENSOR:
-            losses.get(self.loss)
+        if self.loss != LOSS_TENSOR and losses.get(self.loss).sparse and self.to_one_hot:
+            raise self.error("a sparse loss takes the integer labels as they are; drop "
+                             "to_one_hot=True (or use loss='categorical_crossentropy').",
+                             to_one_hot=True)
         metrics.get(self.metric)
         for arg in ("batch_size", "validation_batch_size"):
             value = getattr(self, arg)
@@ -120,8 +123,10 @@ def regression(incoming: Tensor, placeholder="default", optimizer="adam",
         placeholder: `'default'`: targets are fed under this estimator's `name`; an
             `input_data` tensor: fed under that input's name; None: no targets (the loss
             is a tensor of the graph or ignores `y_true`). Defaults to `'default'`.
-        loss: A loss name, a callable `fn(y_pred, y_true)`, or a scalar tensor of the graph
-            (e.g. `-reduce_mean(log(disc_fake))`). Defaults to `'categorical_crossentropy'`.
+        loss: A loss name, a loss object (`losses.CategoricalCrossentropy(label_smoothing=0.1)`,
+            `losses.Huber(delta=2.0)`, ...), a callable `fn(y_pred, y_true)`, or a scalar tensor
+            of the graph (e.g. `-reduce_mean(log(disc_fake))`). Defaults to
+            `'categorical_crossentropy'`.
         trainable_vars: Parameter handles (e.g. `get_layer_variables_by_scope('Generator')`)
             this estimator's optimizer updates; None for all trainable ones. Defaults to `None`.
         name: The estimator's name, also the key of its targets in a dict. Defaults to `None`.

@@ -94,7 +94,7 @@ class Feeder:
                 y = inputs.check_targets(
                     y, head.output.sample_shape, categorical=head.loss.categorical,
                     to_one_hot=head.estimator.to_one_hot, n_classes=head.estimator.n_classes,
-                    estimator=head.name, role=where)
+                    estimator=head.name, role=where, sparse=head.loss.sparse)
             else:
                 y = y.astype(np.float32)
             inputs.check_finite(y, where)

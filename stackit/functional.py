@@ -48,7 +48,7 @@ def load_model(model_file: str, **dnn_kwargs) -> DNN:
     Args:
         model_file: The file (`.npz` may be left out).
         **dnn_kwargs: `DNN` arguments to override (e.g. `checkpoint_path`); the saved seed and
-            `clip_gradients` are used otherwise.
+            `clip_gradients` and `clip_value` are used otherwise.
 
     Raises:
         CheckpointError: If the file is corrupt, or a layer held a Python callable (a custom
@@ -57,7 +57,7 @@ def load_model(model_file: str, **dnn_kwargs) -> DNN:
     """
     path, outputs, meta = model_io.read_graph(model_file)
     kwargs = {"seed": meta.get("seed"), "clip_gradients": meta.get("clip_gradients", 5.0),
-              **dnn_kwargs}
+              "clip_value": meta.get("clip_value"), **dnn_kwargs}
     model = DNN(outputs[0] if len(outputs) == 1 else outputs, **kwargs)
     model.load(path, weights_only=bool(meta.get("weights_only")))
     return model

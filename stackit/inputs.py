@@ -11,8 +11,8 @@ import numpy as np
 
 from stackit.layers.base import Shape
 
-__all__ = ["as_array", "check_inputs", "check_targets", "check_probability_rows", "check_finite",
-           "split_validation"]
+__all__ = ["as_array", "check_inputs", "check_targets", "check_class_ids",
+           "check_probability_rows", "check_finite", "split_validation"]
 
 
 def is_lazy(data: Any) -> bool:
@@ -153,8 +153,12 @@ def check_inputs(x: np.ndarray, expected: Shape, layer_name: str, role: str = "X
 
 
 def check_targets(y: np.ndarray, output: Shape, *, categorical: bool, to_one_hot: bool,
-                  n_classes: int | None, estimator: str, role: str = "Y") -> np.ndarray:
-    """Checks Y against the network's output shape and the loss (one-hot vs labels)."""
+                  n_classes: int | None, estimator: str, role: str = "Y",
+                  sparse: bool = False) -> np.ndarray:
+    """Checks Y against the network's output shape and the loss (one-hot vs labels; `sparse`:
+    the loss takes integer class ids)."""
+    if sparse:
+        return check_class_ids(y, output, estimator, role)
     if to_one_hot:
         if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
             raise ValueError(f"regression {estimator!r} has to_one_hot=True: expected {role} as "
@@ -188,6 +192,37 @@ def check_targets(y: np.ndarray, output: Shape, *, categorical: bool, to_one_hot
                          f"Received: {role}.shape={y.shape}, expected (None, {output[0]}).")
     raise ValueError(f"regression {estimator!r}: expected {role} of shape {(None, *output)}. "
                      f"Received: {role}.shape={y.shape}.")
+
+
+def check_class_ids(y: np.ndarray, output: Shape, estimator: str, role: str = "Y") -> np.ndarray:
+    """Integer class ids for a sparse loss: shape `(N, *output[:-1])`, optionally with a
+    trailing 1, each in `[0, output[-1])`; whole floats are accepted. Returns them as int32."""
+    lead, n_classes = tuple(output[:-1]), output[-1]
+    got = tuple(y.shape[1:])
+    if got not in (lead, (*lead, 1)):
+        hint = ""
+        if got == tuple(output):
+            hint = (f" It looks one-hot: pass {role}.argmax(axis=-1), or use "
+                    f"loss='categorical_crossentropy'.")
+        raise ValueError(f"regression {estimator!r}: a sparse loss expects {role} as integer "
+                         f"class ids of shape {(None, *lead)} or {(None, *lead, 1)}. Received: "
+                         f"{role}.shape={y.shape}.{hint}")
+    if np.issubdtype(y.dtype, np.floating):
+        check_finite(y, role)
+        fraction = y != np.round(y)
+        if fraction.any():
+            where = tuple(int(i) for i in np.argwhere(fraction)[0])
+            raise ValueError(f"regression {estimator!r}: a sparse loss expects {role} as integer "
+                             f"class ids. Received: {role}[{where}]={y[where]}.")
+    elif not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"regression {estimator!r}: a sparse loss expects {role} as integer "
+                         f"class ids. Received: {role}.dtype={y.dtype}.")
+    bad = (y < 0) | (y >= n_classes)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{role} holds a class id outside [0, {n_classes}) (the output has "
+                         f"{n_classes} units): {role}[{where}]={y[where]}.")
+    return y.astype(np.int32)
 
 
 def check_probability_rows(y: np.ndarray, estimator: str, role: str = "Y") -> None:

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stackit import model_io
+from stackit import learning_rate, model_io, weighting
 from stackit._args import (
     alias,
     callback_list,
@@ -24,7 +24,7 @@ from stackit._args import (
 from stackit.callbacks.base import Callback, TrainingState
 from stackit.callbacks.progress import default_progress
 from stackit.callbacks.snapshots import Snapshots
-from stackit.config import default_seed
+from stackit.config import capped_epochs, default_seed
 from stackit.engine import (
     DeviceData,
     Placement,
@@ -80,6 +80,8 @@ class DNN:
         best_val_accuracy: Only save a best checkpoint above this. Defaults to `0.0`.
         seed: Seed for initialization, dropout and shuffling; falls back to
             `stackit.init_graph(seed=...)`, then to a random one. Defaults to `None`.
+        clip_value: Clip each gradient element to `[-clip_value, clip_value]` (after the
+            global-norm clipping); 0 or None disables. Defaults to `None`.
 
     Raises:
         ValueError: For bad arguments, or a `session` that does not hold this graph's layers.
@@ -95,9 +97,11 @@ class DNN:
                  tensorboard_dir: str | None = None, checkpoint_path: str | None = None,
                  best_checkpoint_path: str | None = None, max_checkpoints: int | None = None,
                  session: Session | None = None, best_val_accuracy: float = 0.0, *,
-                 seed: int | None = None):
+                 seed: int | None = None, clip_value: float | None = None):
         del tensorboard_verbose, tensorboard_dir
         check_non_negative("clip_gradients", clip_gradients, " (0 disables clipping)")
+        if clip_value is not None:
+            check_non_negative("clip_value", clip_value, " (0 or None disables clipping)")
         if max_checkpoints is not None:
             check_positive_int("max_checkpoints", max_checkpoints)
         check_seed(seed)
@@ -107,6 +111,8 @@ class DNN:
         self.shares_session = session is not None
         self.session = session if session is not None else Session()
         self.clip_gradients = clip_gradients
+        self.clip_value = clip_value
+        self._fit_state: TrainingState | None = None  # during fit: where callbacks set the LR
         self.checkpoint_path = checkpoint_path
         self.best_checkpoint_path = best_checkpoint_path
         self.max_checkpoints = max_checkpoints
@@ -220,7 +226,7 @@ class DNN:
         params = self._values(self.session.params)
         known = {f"{layer}/{param}" for layer, ps in params.items() for param in ps}
         frozen = self.net.frozen_layers()
-        txs = [build_optimizer(head, self.clip_gradients, params, frozen, known)
+        txs = [build_optimizer(head, self.clip_gradients, params, frozen, known, self.clip_value)
                for head in self.heads]
         for head, tx in zip(self.heads, txs, strict=True):
             head.tx = tx
@@ -254,6 +260,48 @@ class DNN:
         if ts is None:
             raise _not_built_error()
         return ts
+
+    def get_learning_rate(self, head: str | None = None) -> float | None:
+        """The learning rate of the next step of estimator `head` (default: the first), read
+        from its optimizer state; None when that optimizer holds none (an optax
+        transformation used as given).
+
+        Raises:
+            ValueError: If the model is not built or `head` names no estimator.
+        """
+        ts = self._built_state()
+        return learning_rate.read(self._head_states(ts, head, "get_learning_rate")[0])
+
+    def set_learning_rate(self, lr: float, head: str | None = None) -> None:
+        """Sets the learning rate of the next steps (every estimator's, or `head`'s) in the
+        optimizer state: nothing recompiles and the optimizer's moments are kept. With a
+        schedule, the rate at the current step becomes `lr` and the rest of the schedule is
+        scaled by the same factor. From a callback during `fit`, this is
+        `state.set_learning_rate`.
+
+        Raises:
+            TypeError, ValueError: For a bad `lr` or `head`, or an optimizer without a
+                learning rate in its state (an optax transformation used as given).
+        """
+        if self._fit_state is not None and self._fit_state.lr_writer is not None:
+            self._fit_state.set_learning_rate(lr, head)
+            return
+        lr = learning_rate.checked(lr, "set_learning_rate")
+        ts = self._built_state()
+        names = [head] if head is not None else [h.name for h in self.heads]
+        self._head_states(ts, head, "set_learning_rate")  # checks `head`
+        self._opt_state = tuple(
+            learning_rate.set_learning_rate(opt, lr, f"set_learning_rate({h.name!r})")
+            if h.name in names else opt for h, opt in zip(self.heads, ts.opt_state, strict=True))
+
+    def _head_states(self, ts: TrainState, head: str | None, action: str) -> list:
+        """The optimizer states of `head` (all heads for None), checking the name."""
+        names = [h.name for h in self._heads(action)]
+        if head is not None and head not in names:
+            raise ValueError(f"{action}: unknown estimator {head!r}. Expected one of: "
+                             f"{', '.join(map(repr, names))}.")
+        return [opt for name, opt in zip(names, ts.opt_state, strict=True)
+                if head is None or name == head]
 
     def _built_steps(self) -> Steps:
         if self.steps is None:
@@ -296,7 +344,8 @@ class DNN:
             validation_batch_size: int | None = None, run_id: str | None = None,
             callbacks: Callback | Sequence[Callback] | None = None, *, epochs: int | None = None,
             validation_split: float | None = None, validation_data=None,
-            verbose: int = 1, resume: bool = False) -> History:
+            verbose: int = 1, resume: bool = False, sample_weight=None,
+            class_weight=None) -> History:
         """Trains the model: on every batch, each estimator's optimizer takes one step, in the
         order the estimators were created.
 
@@ -324,6 +373,13 @@ class DNN:
                 where it stopped, even mid-epoch) up to the epoch it was asked to reach; with
                 no snapshot, start from the beginning; a finished run is left as it is.
                 Defaults to `False`.
+            sample_weight: One weight >= 0 per sample of X, weighing each sample's loss in every
+                estimator, or a dict of such arrays keyed by estimator name. Defaults to `None`.
+            class_weight: `{class id: weight}` for the classification estimator (classes left
+                out weigh 1), or a dict of those keyed by estimator name. Multiplies
+                `sample_weight`. The training loss becomes `sum(w_i l_i) / sum(w_i)` over the
+                epoch; validation and metrics stay unweighted (see docs/training.md).
+                Defaults to `None`.
 
         Returns:
             A `History` with per-epoch `loss` (the sum over estimators), metric, `val_loss` and
@@ -345,6 +401,7 @@ class DNN:
         if excl_trainops is not None:
             raise ValueError("excl_trainops is not supported: every estimator trains.")
         check_positive_int("n_epoch", n_epoch)
+        n_epoch = capped_epochs(n_epoch)  # `epoch_cap` / STACKIT_MAX_EPOCHS (smoke runs)
         check_fit_flags(shuffle, verbose)
         self._ensure_built(X_inputs)
         heads = self._heads("fit")
@@ -356,17 +413,19 @@ class DNN:
             check_positive_int("snapshot_step", snapshot_step)
 
         x, y, n = self._data(X_inputs, Y_targets)
+        y = {**y, **weighting.loss_weights(heads, y, n, sample_weight, class_weight)}
         batch_size, val_batch_size = cap_batch_sizes(n, batch_size, val_batch_size)
         val = None
         if isinstance(validation_set, (float, int)) and not isinstance(validation_set, bool):
             x, y, vx, vy = self.feeder.split(x, y, n, float(validation_set))
-            val, n = (vx, vy), n - int(n * float(validation_set))
+            val, n = (vx, weighting.without_weights(vy)), n - int(n * float(validation_set))
         elif validation_set is not None:
             if not isinstance(validation_set, (tuple, list)) or len(validation_set) != 2:
                 raise ValueError("validation_set must be a fraction in (0, 1) or an (X, Y) pair. "
                                  f"Received: {type(validation_set).__name__}.")
             vx, vy, _ = self._data(validation_set[0], validation_set[1], "validation ")
             val = (vx, vy)
+        y = weighting.normalized(y)  # mean 1 over the training samples
 
         say = print if verbose else (lambda *args, **kwargs: None)
         if resume:
@@ -386,6 +445,7 @@ class DNN:
             n_samples=n, batch_size=batch_size, show_metric=show_metric, run_id=run_id,
             metric_name=metric.name if metric is not None else None,
             epoch=self.epoch, step=int(self._built_state().step), has_validation=val is not None)
+        self._fit_state = state
         shuffle = first.shuffle_batches if shuffle is None else shuffle
         if self.checkpoint_path or self.best_checkpoint_path:
             callbacks = [Snapshots(), *callbacks]
@@ -475,15 +535,19 @@ class DNN:
                 k: jnp.asarray(v) for k, v in prep.fit_state(x[node.name]).items()}
         self.preprocessing_fitted = True
 
-    def fit_batch(self, X_inputs, Y_targets=None) -> float:
+    def fit_batch(self, X_inputs, Y_targets=None, *, sample_weight=None,
+                  class_weight=None) -> float:
         """One optimizer step (per estimator) on (X, Y) taken as a single batch (tflearn's
-        `fit_batch`), for custom training loops. Returns the batch's mean loss.
+        `fit_batch`), for custom training loops. Returns the batch's mean loss (weighted,
+        `sum(w_i l_i) / sum(w_i)`, with `sample_weight` / `class_weight` as in `fit`).
 
         Raises:
             ValueError: For data that does not fit the network (as `fit`).
             NonFiniteLossError: If the loss is NaN or infinite (the step is skipped).
         """
-        x, y, _ = self._data(X_inputs, Y_targets)
+        x, y, n = self._data(X_inputs, Y_targets)
+        y = weighting.normalized(
+            {**y, **weighting.loss_weights(self.heads, y, n, sample_weight, class_weight)})
         x = {k: np.asarray(v) for k, v in x.items()}
         self._fit_preprocessing(x)
         return train_batch(self._built_steps(), self._built_state(), x, y,

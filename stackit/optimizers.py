@@ -1,26 +1,37 @@
 """tflearn's optimizers as thin, named descriptions of optax transformations.
 
 `SGD(learning_rate=0.1, lr_decay=0.96, decay_step=1000)` is a frozen description; `build()`
-returns the optax `GradientTransformation`, with learning-rate decay as an optax schedule.
-Names (`'adam'`, `'sgd'`, ...) map to these classes; an optax transformation passes through.
+returns the optax `GradientTransformation`. Its learning rate lives in the optimizer state
+(`stackit.learning_rate.inject_learning_rate`), so callbacks can change it between dispatches
+without recompiling; a schedule (`stackit.schedules`, any callable of the step, or tflearn's
+`lr_decay`) is evaluated inside the compiled step. Names (`'adam'`, `'sgd'`, ...) map to these
+classes; an optax transformation passes through.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
-from typing import Any, ClassVar, NamedTuple
+from collections.abc import Callable
+from typing import ClassVar
 
 import jax
-import jax.numpy as jnp
 import optax
 
+from stackit import schedules
 from stackit._registry import configurable
+from stackit._transforms import FtrlState, ScaleByTFAdamState, ftrl, scale_by_tf_adam
+from stackit.learning_rate import inject_learning_rate
 
 __all__ = [
-    "get", "build", "Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "RMSProp", "AdaGrad",
-    "AdaDelta", "Ftrl", "ftrl", "scale_by_tf_adam",
+    "get", "build", "Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "AdamW", "RMSProp",
+    "AdaGrad", "AdaDelta", "Ftrl", "ftrl", "scale_by_tf_adam", "ScaleByTFAdamState", "FtrlState",
+    "decay_mask_2d",
 ]
+
+#: A learning rate: a number, or a schedule (a function of the optimizer's step count).
+LearningRate = float | Callable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,39 +44,50 @@ class Optimizer:
     stackit accepts `lr_decay`, `decay_step` and `staircase` as keywords.
 
     Args:
-        learning_rate: Step size. Defaults to `0.001`.
+        learning_rate: Step size: a number, or a schedule of the step count (a
+            `stackit.schedules` object, an optax schedule or any callable written with `jnp`).
+            Defaults to `0.001`.
         use_locking: Accepted for tflearn compatibility; ignored. Defaults to `False`.
         name: Accepted for tflearn compatibility; ignored. Defaults to `None`.
     """
 
-    learning_rate: float = 0.001
+    learning_rate: LearningRate = 0.001
     use_locking: bool = dataclasses.field(default=False, kw_only=True)
     name: str | None = dataclasses.field(default=None, kw_only=True)
     #: The allowed interval of each hyperparameter of a subclass, e.g. `{"beta1": "[0, 1)"}`.
     ranges: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self):
-        lr = self.learning_rate
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr < 0:
-            raise ValueError(f"{type(self).__name__}: learning_rate must be a non-negative "
-                             f"number. Received: learning_rate={lr!r}.")
+        owner, lr = type(self).__name__, self.learning_rate
+        lr_decay, decay_step = getattr(self, "lr_decay", 0.0), getattr(self, "decay_step", 1)
+        if callable(lr):
+            schedules.check(lr, owner)
+            if lr_decay:
+                raise ValueError(f"{owner}: lr_decay decays a number; with a schedule as "
+                                 f"learning_rate, put the decay in the schedule (e.g. "
+                                 f"stackit.schedules.exponential(...)). Received: "
+                                 f"learning_rate={lr!r}, lr_decay={lr_decay!r}.")
+        elif isinstance(lr, bool) or not isinstance(lr, numbers.Real) \
+                or not math.isfinite(lr) or lr < 0:
+            raise ValueError(f"{owner}: learning_rate must be a non-negative number or a "
+                             f"schedule (a callable of the step). Received: "
+                             f"learning_rate={lr!r}.")
         for field, interval in self.ranges.items():
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"{type(self).__name__}: {field} must be a number in "
+                raise TypeError(f"{owner}: {field} must be a number in "
                                 f"{interval}. Received: {field}={value!r}.")
             if not _within(float(value), interval):
-                raise ValueError(f"{type(self).__name__}: {field} must be in {interval}. "
+                raise ValueError(f"{owner}: {field} must be in {interval}. "
                                  f"Received: {field}={value!r}.")
-        lr_decay, decay_step = getattr(self, "lr_decay", 0.0), getattr(self, "decay_step", 1)
         if lr_decay and (not isinstance(decay_step, int) or decay_step < 1
                          or not 0 < lr_decay <= 1):
-            raise ValueError(f"{type(self).__name__}: lr_decay must be in (0, 1] and "
+            raise ValueError(f"{owner}: lr_decay must be in (0, 1] and "
                              f"decay_step a positive int. Received: lr_decay={lr_decay!r}, "
                              f"decay_step={decay_step!r}.")
 
-    def schedule(self) -> optax.Schedule | float:
-        """The learning rate, or TensorFlow's `exponential_decay` when `lr_decay` is set:
+    def schedule(self) -> LearningRate:
+        """The learning rate or schedule; with `lr_decay`, TensorFlow's `exponential_decay`:
         `learning_rate * lr_decay ** (step / decay_step)` (integer division if `staircase`)."""
         lr_decay = getattr(self, "lr_decay", 0.0)  # the decay fields belong to subclasses
         if not lr_decay:
@@ -74,12 +96,14 @@ class Optimizer:
                                        lr_decay, staircase=getattr(self, "staircase", False))
 
     def transformation(self, learning_rate) -> optax.GradientTransformation:
-        """The optax transformation for a learning rate (a number or a schedule)."""
+        """The optax transformation for a learning rate (a float32 scalar, traced inside the
+        compiled step)."""
         raise NotImplementedError
 
     def build(self) -> optax.GradientTransformation:
-        """The optax transformation this optimizer describes."""
-        return self.transformation(self.schedule())
+        """The optax transformation this optimizer describes, its learning rate held in its
+        state (a `LearningRateState`, or a `ScheduledLearningRateState` for a schedule)."""
+        return inject_learning_rate(self.transformation, self.schedule())
 
 
 def _within(value: float, interval: str) -> bool:
@@ -155,40 +179,6 @@ class Nesterov(Momentum):
         return optax.sgd(learning_rate, momentum=self.momentum, nesterov=True)
 
 
-class ScaleByTFAdamState(NamedTuple):
-    """Adam's step count and first/second moment estimates."""
-
-    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's states do
-    mu: Any
-    nu: Any
-
-
-def scale_by_tf_adam(b1: float = 0.9, b2: float = 0.999,
-                     eps: float = 1e-8) -> optax.GradientTransformation:
-    """Adam's direction as TensorFlow 1 computes it, `eps` added *after* bias correction:
-    `sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)`.
-
-    optax's `scale_by_adam` adds `eps` to the bias-corrected `sqrt(v_hat)` instead; the two
-    differ when `eps` is large (tflearn suggests `epsilon=1.0` or `0.1` for some models).
-    """
-
-    def init(params):
-        return ScaleByTFAdamState(jnp.zeros([], jnp.int32), jax.tree.map(jnp.zeros_like, params),
-                                  jax.tree.map(jnp.zeros_like, params))
-
-    def update(updates, state, params=None):
-        del params
-        mu = jax.tree.map(lambda g, m: b1 * m + (1.0 - b1) * g, updates, state.mu)
-        nu = jax.tree.map(lambda g, v: b2 * v + (1.0 - b2) * g * g, updates, state.nu)
-        count = state.count + 1
-        t = count.astype(jnp.float32)
-        scale = jnp.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
-        updates = jax.tree.map(lambda m, v: scale * m / (jnp.sqrt(v) + eps), mu, nu)
-        return updates, ScaleByTFAdamState(count, mu, nu)
-
-    return optax.GradientTransformation(init, update)
-
-
 @_optimizer
 class Adam(Optimizer, _Decay):
     """Adam as TensorFlow 1 (`epsilon` is TensorFlow's "epsilon hat").
@@ -207,6 +197,53 @@ class Adam(Optimizer, _Decay):
 
     def transformation(self, learning_rate):
         return optax.chain(scale_by_tf_adam(self.beta1, self.beta2, self.epsilon),
+                           optax.scale_by_learning_rate(learning_rate))
+
+
+def decay_mask_2d(params):
+    """`AdamW`'s default weight-decay mask: True for parameters of 2 or more dimensions
+    (kernels, filters, embeddings), False for 1-D and scalar ones (biases, and the scales and
+    offsets of normalization layers)."""
+    return jax.tree.map(lambda p: p.ndim >= 2, params)
+
+
+@_optimizer
+class AdamW(Optimizer, _Decay):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as Keras's `AdamW`: each
+    update also subtracts `learning_rate * weight_decay * w`, outside Adam's moments (Adam's
+    step is TensorFlow's, as `Adam`). Biases and normalization parameters are not decayed.
+
+    Args:
+        learning_rate: Step size (a number or a schedule; it scales the decay too). Defaults
+            to `0.001`.
+        weight_decay: Decay rate per unit of learning rate. Defaults to `0.004`.
+        beta1: Decay of the first moment. Defaults to `0.9`.
+        beta2: Decay of the second moment. Defaults to `0.999`.
+        epsilon: Added to `sqrt(v)`. Defaults to `1e-8`.
+        decay_mask: `fn(params) -> pytree of bools` (True: decayed), as optax's `mask`; None
+            decays the parameters of 2 or more dimensions (`decay_mask_2d`). A function of
+            your own cannot be saved in a model's config. Defaults to `None`.
+    """
+
+    weight_decay: float = 0.004
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    decay_mask: Callable | None = dataclasses.field(default=None, kw_only=True)
+    ranges = {"weight_decay": "[0, inf)", "beta1": "[0, 1)", "beta2": "[0, 1)",
+              "epsilon": "[0, inf)"}
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.decay_mask is not None and not callable(self.decay_mask):
+            raise TypeError(f"AdamW: decay_mask must be a function of the params returning a "
+                            f"pytree of bools, or None. Received: decay_mask="
+                            f"{self.decay_mask!r}.")
+
+    def transformation(self, learning_rate):
+        return optax.chain(scale_by_tf_adam(self.beta1, self.beta2, self.epsilon),
+                           optax.add_decayed_weights(self.weight_decay,
+                                                     self.decay_mask or decay_mask_2d),
                            optax.scale_by_learning_rate(learning_rate))
 
 
@@ -267,49 +304,6 @@ class AdaDelta(Optimizer, _Decay):
         return optax.adadelta(learning_rate, rho=self.rho, eps=self.epsilon)
 
 
-class FtrlState(NamedTuple):
-    """FTRL-proximal accumulators: squared-gradient sum `n` and linear term `z`."""
-
-    n: Any
-    z: Any
-
-
-def ftrl(learning_rate: float, learning_rate_power: float = -0.5,
-         initial_accumulator_value: float = 0.1, l1: float = 0.0,
-         l2: float = 0.0) -> optax.GradientTransformation:
-    """FTRL-proximal (McMahan et al., 2013) as an optax transformation (optax has none).
-
-    Returns updates `w_new - w`, so it needs `params` in `update`.
-    """
-    power = -learning_rate_power
-
-    def init(params):
-        return FtrlState(jax.tree.map(lambda p: jnp.full_like(p, initial_accumulator_value),
-                                      params),
-                         jax.tree.map(jnp.zeros_like, params))
-
-    def update_one(g, n, z, w):
-        n_new = n + g * g
-        sigma = (n_new ** power - n ** power) / learning_rate
-        z_new = z + g - sigma * w
-        denom = n_new ** power / learning_rate + 2.0 * l2
-        w_new = jnp.where(jnp.abs(z_new) > l1, (jnp.sign(z_new) * l1 - z_new) / denom, 0.0)
-        return w_new - w, n_new, z_new
-
-    def update(updates, state, params=None):
-        if params is None:
-            raise ValueError("ftrl needs the current params in update(updates, state, params).")
-        leaves, treedef = jax.tree.flatten(updates)
-        rows = [update_one(*args) for args in zip(leaves, treedef.flatten_up_to(state.n),
-                                                   treedef.flatten_up_to(state.z),
-                                                   treedef.flatten_up_to(params), strict=True)]
-        delta, n, z = ([row[i] for row in rows] for i in range(3))
-        return (treedef.unflatten(delta),
-                FtrlState(treedef.unflatten(n), treedef.unflatten(z)))
-
-    return optax.GradientTransformation(init, update)
-
-
 @_optimizer
 class Ftrl(Optimizer):
     """Follow-the-regularized-leader (FTRL-proximal) as TensorFlow 1, tflearn's defaults.
@@ -322,7 +316,7 @@ class Ftrl(Optimizer):
         l2_regularization_strength: L2 strength. Defaults to `0.0`.
     """
 
-    learning_rate: float = 3.0
+    learning_rate: LearningRate = 3.0
     learning_rate_power: float = -0.5
     initial_accumulator_value: float = 0.1
     l1_regularization_strength: float = 0.0
@@ -336,12 +330,14 @@ class Ftrl(Optimizer):
 
 
 _OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adam": Adam,
-               "rmsprop": RMSProp, "adagrad": AdaGrad, "adadelta": AdaDelta, "ftrl": Ftrl}
+               "adamw": AdamW, "rmsprop": RMSProp, "adagrad": AdaGrad, "adadelta": AdaDelta,
+               "ftrl": Ftrl}
 
 
-def get(identifier, learning_rate: float = 0.001) -> Optimizer | optax.GradientTransformation:
-    """Resolves an optimizer: a name (built with `learning_rate`), an `Optimizer`, or an optax
-    `GradientTransformation` (used as is).
+def get(identifier, learning_rate: LearningRate = 0.001
+        ) -> Optimizer | optax.GradientTransformation:
+    """Resolves an optimizer: a name (built with `learning_rate`, a number or a schedule), an
+    `Optimizer`, or an optax `GradientTransformation` (used as is).
 
     Raises:
         ValueError: If the name is unknown; the message lists the valid names.
@@ -362,7 +358,7 @@ def get(identifier, learning_rate: float = 0.001) -> Optimizer | optax.GradientT
                     f"GradientTransformation. Received: optimizer={identifier!r}.")
 
 
-def build(identifier, learning_rate: float = 0.001) -> optax.GradientTransformation:
+def build(identifier, learning_rate: LearningRate = 0.001) -> optax.GradientTransformation:
     """The optax transformation for anything `get` accepts."""
     found = get(identifier, learning_rate)
     return found if isinstance(found, optax.GradientTransformation) else found.build()

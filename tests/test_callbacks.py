@@ -156,7 +156,7 @@ def test_verbose_0_prints_nothing(model, capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_live_progress_bar_shows_each_epoch_with_loss_metric_validation_and_speed():
+def test_live_progress_bar_shows_each_epoch_with_loss_metric_validation_lr_and_speed():
     from rich.console import Console
 
     from stackit.callbacks import ProgressBar
@@ -169,5 +169,5 @@ def test_live_progress_bar_shows_each_epoch_with_loss_metric_validation_and_spee
     # epoch 1 is one chunk, the one that compiled: no rate is shown for it rather than a wrong one
     for epoch, rate in ((1, "-"), (2, r"[\d,]+")):
         final = (rf"Epoch {epoch}/2 \S+ 4/4 loss \d+\.\d{{4}} acc \d\.\d{{4}} \| val_loss "
-                 rf"\d+\.\d{{4}} val_acc \d\.\d{{4}} \| {rate} samples/s")
+                 rf"\d+\.\d{{4}} val_acc \d\.\d{{4}} \| lr 0\.1 \| {rate} samples/s")
         assert re.search(final, text), text

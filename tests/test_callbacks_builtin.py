@@ -170,7 +170,8 @@ def test_early_stopping_unknown_monitor_fails_at_train_begin_listing_the_keys():
 def test_early_stopping_on_val_loss_without_validation_set_names_the_fix(model):
     callback = EarlyStopping(monitor="val_loss")
     epoch0 = model.epoch
-    with pytest.raises(ValueError, match=r"Expected one of: 'loss', 'acc'\. .*validation_set"):
+    with pytest.raises(ValueError,
+                       match=r"Expected one of: 'loss', 'acc', 'lr'\. .*validation_set"):
         model.fit(*TRAIN, n_epoch=3, callbacks=callback, verbose=0)
     assert model.epoch == epoch0  # refused at on_train_begin, before any epoch ran
 
@@ -312,7 +313,7 @@ def test_csv_logger_rows_match_the_history(model, tmp_path):
                         callbacks=[CSVLogger(path), check], verbose=0)
 
     header, *rows = _read_csv(path)
-    assert header == ["epoch", "loss", "acc", "val_loss", "val_acc"]
+    assert header == ["epoch", "loss", "acc", "val_loss", "val_acc", "lr"]
     assert [int(row[0]) for row in rows] == history.epoch
     for column, key in enumerate(header[1:], start=1):
         assert [float(row[column]) for row in rows] == history.history[key]
@@ -326,7 +327,7 @@ def test_csv_logger_append_and_overwrite(model, tmp_path):
                         verbose=0)
 
     header, *rows = _read_csv(path, ";")
-    assert header == ["epoch", "loss", "acc"] and len(rows) == 3
+    assert header == ["epoch", "loss", "acc", "lr"] and len(rows) == 3
     assert int(rows[-1][0]) == history.epoch[0]
 
     model.fit(*TRAIN, n_epoch=1, callbacks=CSVLogger(path), verbose=0)

@@ -49,7 +49,7 @@ def test_keras_spelling_trains_exactly_like_the_tflearn_spelling():
     tflearn = stackit.DNN(net, seed=0)
     tflearn_history = tflearn.fit(x, y, n_epoch=3, validation_set=(xv, yv), verbose=0)
 
-    assert set(keras_history.history) == {"loss", "acc", "val_loss", "val_acc"}
+    assert set(keras_history.history) == {"loss", "acc", "val_loss", "val_acc", "lr"}
     assert all(len(values) == 3 for values in keras_history.history.values())
     assert keras_history.history["loss"][-1] < keras_history.history["loss"][0]
     assert keras_history.history == tflearn_history.history

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
+
+from stackit.learning_rate import checked
 
 __all__ = ["Callback", "TrainingState"]
 
@@ -37,6 +40,11 @@ class TrainingState:
             `snapshot_epoch`); the `Snapshots` callback writes it then.
         interrupted: True during the last `on_batch_end` after Ctrl-C (training then stops
             with KeyboardInterrupt).
+        learning_rates: Per estimator, the learning rate of its next step, read from its
+            optimizer state at each refresh (estimators whose optimizer holds none, an optax
+            transformation used as given, are left out). `learning_rate` is the first one.
+        lr_writer: Set by `fit`: `lr_writer(lr, names)` writes a learning rate into the
+            training state; `set_learning_rate` calls it. None outside `fit`.
     """
 
     n_epoch: int
@@ -63,6 +71,9 @@ class TrainingState:
     val_heads: dict[str, dict[str, float | None]] = dataclasses.field(default_factory=dict)
     snapshot_due: bool = False
     interrupted: bool = False
+    learning_rates: dict[str, float] = dataclasses.field(default_factory=dict)
+    lr_writer: Callable[[float, list[str]], None] | None = dataclasses.field(
+        default=None, repr=False, compare=False)
 
     @property
     def last_epoch(self) -> int:
@@ -77,16 +88,53 @@ class TrainingState:
     def global_acc(self) -> float | None:
         return self.acc_value
 
+    @property
+    def learning_rate(self) -> float | None:
+        """The learning rate of the next step (the first estimator's), or None."""
+        return next(iter(self.learning_rates.values()), None)
+
+    def set_learning_rate(self, lr: float, head: str | None = None) -> None:
+        """Sets the learning rate of the next steps, in the optimizer state: nothing
+        recompiles and the optimizer's moments are kept. With a schedule, the rate at this
+        step becomes `lr` and the rest of the schedule is scaled by the same factor.
+
+        Args:
+            lr: The new learning rate (a number >= 0).
+            head: The estimator's name; None sets every estimator's. Defaults to `None`.
+
+        Raises:
+            TypeError: If `lr` is not a number.
+            ValueError: If `lr` is negative or not finite, `head` is unknown, or no optimizer
+                holds a learning rate.
+            RuntimeError: Outside `fit` (use `model.set_learning_rate` there).
+        """
+        lr = checked(lr, "set_learning_rate")
+        if self.lr_writer is None:
+            raise RuntimeError("set_learning_rate changes the learning rate during fit (from a "
+                               "callback); outside fit, call model.set_learning_rate(lr).")
+        if not self.learning_rates:
+            raise ValueError("set_learning_rate: no estimator's optimizer holds a learning "
+                             "rate (an optax transformation used as given). Use a stackit "
+                             "optimizer, e.g. regression(..., optimizer=stackit.Adam(1e-3)).")
+        if head is not None and head not in self.learning_rates:
+            raise ValueError(f"set_learning_rate: unknown estimator {head!r}. Expected one of: "
+                             f"{', '.join(map(repr, self.learning_rates))}. Received: "
+                             f"head={head!r}.")
+        self.lr_writer(lr, list(self.learning_rates) if head is None else [head])
+
     def logs(self) -> dict[str, Any]:
-        """The epoch's numbers as a Keras-style dict (`loss`, `acc`, `val_loss`, `val_acc`)."""
+        """The epoch's numbers as a Keras-style dict (`loss`, `acc`, `val_loss`, `val_acc`,
+        `lr`)."""
         name = self.metric_name or "acc"
         logs = {"loss": self.loss_value, name: self.acc_value, "val_loss": self.val_loss,
-                f"val_{name}": self.val_acc}
+                f"val_{name}": self.val_acc, "lr": self.learning_rate}
         if len(self.heads) > 1:  # several estimators: each one's numbers too, Keras-style
             for prefix, heads in (("", self.heads), ("val_", self.val_heads)):
                 for head, values in heads.items():
                     for key, value in values.items():
                         logs[f"{prefix}{head}_{key}"] = value
+            for head, rate in self.learning_rates.items():
+                logs[f"{head}_lr"] = rate
         return {k: v for k, v in logs.items() if v is not None}
 
 

@@ -23,7 +23,8 @@ _MODES = ("auto", "min", "max")
 
 
 def log_keys(state: TrainingState) -> list[str]:
-    """The keys `state.logs()` can hold in this fit: `loss`, the metric, and their `val_` twins.
+    """The keys `state.logs()` can hold in this fit: `loss`, the metric, their `val_` twins,
+    and `lr` when an optimizer holds a learning rate.
 
     The `val_` keys are left out when the state says there is no validation set.
     """
@@ -31,7 +32,7 @@ def log_keys(state: TrainingState) -> list[str]:
     keys = ["loss"] + ([name] if name else [])
     if state.has_validation is not False:  # None: not known (a state built by hand)
         keys += ["val_loss"] + ([f"val_{name}"] if name else [])
-    return keys
+    return keys + (["lr"] if state.learning_rates else [])
 
 
 def _quoted(names) -> str:

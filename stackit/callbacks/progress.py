@@ -29,6 +29,11 @@ def _rate(state: TrainingState) -> str:
     return "-" if state.samples_per_sec is None else f"{state.samples_per_sec:,.0f}"
 
 
+def _lr(rate: float) -> str:
+    """`lr 0.001`: the learning rate of the next step (the first estimator's)."""
+    return f"lr {rate:.3g}"
+
+
 def _each_loss(state: TrainingState) -> str:
     """` (gen 0.69 + disc 1.38)`: each estimator's loss, when there are several."""
     if len(state.heads) < 2:
@@ -38,8 +43,9 @@ def _each_loss(state: TrainingState) -> str:
 
 
 def epoch_summary(state: TrainingState) -> str:
-    """`Epoch 3/10 | step 1407 | loss 0.1234 | acc 0.9650 | val_loss ... | 12,345 samples/s`;
-    with several estimators the loss is their sum, each one's in parentheses."""
+    """`Epoch 3/10 | step 1407 | loss 0.1234 | acc 0.9650 | val_loss ... | lr 0.001 |
+    12,345 samples/s | 4.2s`; with several estimators the loss is their sum, each one's in
+    parentheses."""
     parts = [f"Epoch {state.epoch}/{state.last_epoch}", f"step {state.step}",
              f"loss {_fmt(state.loss_value)}{_each_loss(state)}"]
     if state.show_metric and state.acc_value is not None:
@@ -48,6 +54,8 @@ def epoch_summary(state: TrainingState) -> str:
         parts.append(f"val_loss {_fmt(state.val_loss)}")
         if state.val_acc is not None:
             parts.append(f"val_{state.metric_name} {_fmt(state.val_acc)}")
+    if state.learning_rate is not None:
+        parts.append(_lr(state.learning_rate))
     parts.append(f"{_rate(state)} samples/s")
     parts.append(f"{state.elapsed:.1f}s")
     return " | ".join(parts)
@@ -79,6 +87,8 @@ class ProgressBar(Callback):
             text += f" | val_loss {_fmt(state.val_loss)}"
             if state.val_acc is not None:
                 text += f" val_{state.metric_name} {_fmt(state.val_acc)}"
+        if state.learning_rate is not None:
+            text += f" | {_lr(state.learning_rate)}"
         return text + f" | {_rate(state)} samples/s"
 
     def on_train_begin(self, state: TrainingState) -> None:

@@ -13,7 +13,11 @@ from stackit.estimator import LOSS_TENSOR, Regression
 from stackit.layers.base import Tensor
 from stackit.network import Network
 
-__all__ = ["Head", "build_heads", "trainable_mask"]
+__all__ = ["Head", "build_heads", "trainable_mask", "WEIGHT_KEY_PREFIX"]
+
+#: Prefix of the key under which an estimator's per-sample loss weights travel with the
+#: targets `y` (training only; see `stackit.weighting`).
+WEIGHT_KEY_PREFIX = "<sample_weight>/"
 
 
 @dataclasses.dataclass
@@ -48,6 +52,11 @@ class Head:
         """Classes for integer targets turned one-hot on the device, else None."""
         return self.estimator.n_classes if self.estimator.to_one_hot else None
 
+    @property
+    def weight_key(self) -> str:
+        """The key of its per-sample loss weights in `y`, present when `fit` weighs samples."""
+        return WEIGHT_KEY_PREFIX + self.name
+
 
 def build_heads(net: Network, estimators: Sequence[Tensor]) -> list[Head]:
     """One head per estimator node, in order; asks `net` for logits where a loss wants them.
@@ -71,6 +80,11 @@ def build_heads(net: Network, estimators: Sequence[Tensor]) -> list[Head]:
                 f"n_classes={est.n_classes} columns, so the estimator's input must have "
                 f"{est.n_classes} units. Received: n_classes={est.n_classes}, input shape="
                 f"{tuple(head.output.shape)} (from {head.output.name!r}).")
+        if loss is not None and loss.check_output is not None:
+            try:
+                loss.check_output(head.output.sample_shape)
+            except ValueError as err:
+                raise ValueError(f"regression {head.name!r}: {err}") from None
         if loss is not None:
             wanted = loss.logits_of or loss.stable_activation
             head.logits = wanted is not None and net.want_logits(head.output, wanted)
@@ -101,9 +115,11 @@ def trainable_mask(params: dict, frozen: set[str], wanted: Sequence[str] | None)
 
 
 def build_optimizer(head: Head, clip_gradients: float, params: dict, frozen: set[str],
-                    known: set[str]) -> optax.GradientTransformation:
-    """The head's optax transformation: global-norm clipping, then its optimizer, on the
-    parameters it trains only (the others get zero updates).
+                    known: set[str], clip_value: float | None = None
+                    ) -> optax.GradientTransformation:
+    """The head's optax transformation: global-norm clipping, then clipping of each gradient
+    element to `[-clip_value, clip_value]`, then its optimizer, on the parameters it trains
+    only (the others get zero updates). A clip of 0 or None is off.
 
     Raises:
         ValueError: If `trainable_vars` names a parameter the model does not have.
@@ -116,8 +132,10 @@ def build_optimizer(head: Head, clip_gradients: float, params: dict, frozen: set
                              f"model does not have: {unknown}. Expected some of: "
                              f"{sorted(known)}.")
     tx = optimizers.build(est.optimizer, est.learning_rate)
-    if clip_gradients:
-        tx = optax.chain(optax.clip_by_global_norm(clip_gradients), tx)
+    clips = ([optax.clip_by_global_norm(clip_gradients)] if clip_gradients else []) + \
+        ([optax.clip(clip_value)] if clip_value else [])
+    if clips:
+        tx = optax.chain(*clips, tx)
     mask = trainable_mask(params, frozen, est.trainable_vars)
     if all(jax.tree.leaves(mask)):
         return tx

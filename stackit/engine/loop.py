@@ -27,6 +27,7 @@ from stackit.engine.data import (
     unaliased,
 )
 from stackit.engine.steps import Steps, TrainState
+from stackit.learning_rate import get_learning_rate, set_learning_rate
 
 __all__ = ["fit_loop", "Position", "train_batch", "evaluate_arrays", "predict_arrays",
            "NonFiniteLossError", "STEPS_PER_CHUNK", "REFRESH_SECONDS"]
@@ -205,6 +206,26 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
                 state.stop_training = True
         return state.stop_training
 
+    def read_learning_rates():
+        """Puts each head's learning rate (of its next step) into `state` (one small sync)."""
+        found = {head.name: get_learning_rate(opt) for head, opt in zip(steps.heads,
+                                                                         ts.opt_state,
+                                                                         strict=True)}
+        host = jax.device_get({k: v for k, v in found.items() if v is not None})
+        state.learning_rates = {k: float(v) for k, v in host.items()}
+
+    def write_learning_rate(lr: float, names: list[str]) -> None:
+        """Writes `lr` into the optimizer state of the named heads, between dispatches."""
+        nonlocal ts
+        opt_states = list(ts.opt_state)
+        for i, head in enumerate(steps.heads):
+            if head.name in names:
+                opt_states[i] = set_learning_rate(opt_states[i], lr,
+                                                  f"set_learning_rate({head.name!r})")
+        ts = ts._replace(opt_state=tuple(opt_states))
+        read_learning_rates()
+        sync(ts, done_epochs, position)
+
     def validate():
         if val_data is not None and val is not None:
             readout = evaluate_arrays(steps, ts.params, ts.layer_state, val_data,
@@ -217,6 +238,7 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
         _stop_on_nan(nan_step, f" (epoch {state.epoch})")
         state.loss_value, state.acc_value = readout["total"], readout["metric"]
         state.heads = readout["heads"]
+        read_learning_rates()
         state.step = int(ts.step)
         state.step_in_epoch = min(done_steps, state.steps_per_epoch)
         state.elapsed = time.perf_counter() - start
@@ -243,6 +265,8 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
                              f"{resume.batch_size}; resume with the same batch_size. "
                              f"Received: batch_size={batch_size}.")
         start_chunk = min(chunks, -(-resume.steps_done // per_chunk))
+    read_learning_rates()
+    state.lr_writer = write_learning_rate
     with Interrupt() as interrupt:
         try:
             emit("on_train_begin")
@@ -259,6 +283,8 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
                 if resume is not None and resume.acc is not None:
                     acc = jax.tree.map(jax.numpy.asarray, resume.acc)
                 resume, start_chunk = None, 0
+                # 0, or the steps a resumed epoch had done: what on_epoch_begin already did then
+                state.step_in_epoch = min(first * per_chunk, state.steps_per_epoch)
                 if emit("on_epoch_begin"):
                     break
                 start = last = time.perf_counter()
@@ -315,5 +341,8 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
                 if stop:
                     break
         finally:
-            emit("on_train_end")
+            try:
+                emit("on_train_end")
+            finally:
+                state.lr_writer = None  # the state outlives fit; its writer must not
     return ts

@@ -92,7 +92,8 @@ class Steps:
                     per_sample = loss.fn(out, y_true)
                     if loss.logits_of:  # a linear output read as logits: metrics see probs
                         pred = activations.get(loss.logits_of)(out)
-                loss_sum = jnp.sum(per_sample * mask)
+                weights = y.get(head.weight_key)  # fit(sample_weight=, class_weight=)
+                loss_sum = jnp.sum(per_sample * (mask if weights is None else mask * weights))
                 loss_mean = loss_sum / jnp.maximum(count, 1.0)
             results.append((pred, y_true, loss_sum, loss_mean))
         return results, new_state

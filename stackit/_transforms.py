@@ -1,0 +1,89 @@
+"""optax transformations that optax lacks or computes differently from TensorFlow 1: Adam with
+TensorFlow's placement of epsilon, and FTRL-proximal. `stackit.optimizers` builds on them."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+__all__ = ["ScaleByTFAdamState", "scale_by_tf_adam", "FtrlState", "ftrl"]
+
+
+class ScaleByTFAdamState(NamedTuple):
+    """Adam's step count and first/second moment estimates."""
+
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's states do
+    mu: Any
+    nu: Any
+
+
+def scale_by_tf_adam(b1: float = 0.9, b2: float = 0.999,
+                     eps: float = 1e-8) -> optax.GradientTransformation:
+    """Adam's direction as TensorFlow 1 computes it, `eps` added *after* bias correction:
+    `sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)`.
+
+    optax's `scale_by_adam` adds `eps` to the bias-corrected `sqrt(v_hat)` instead; the two
+    differ when `eps` is large (tflearn suggests `epsilon=1.0` or `0.1` for some models).
+    """
+
+    def init(params):
+        return ScaleByTFAdamState(jnp.zeros([], jnp.int32), jax.tree.map(jnp.zeros_like, params),
+                                  jax.tree.map(jnp.zeros_like, params))
+
+    def update(updates, state, params=None):
+        del params
+        mu = jax.tree.map(lambda g, m: b1 * m + (1.0 - b1) * g, updates, state.mu)
+        nu = jax.tree.map(lambda g, v: b2 * v + (1.0 - b2) * g * g, updates, state.nu)
+        count = state.count + 1
+        t = count.astype(jnp.float32)
+        scale = jnp.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        updates = jax.tree.map(lambda m, v: scale * m / (jnp.sqrt(v) + eps), mu, nu)
+        return updates, ScaleByTFAdamState(count, mu, nu)
+
+    return optax.GradientTransformation(init, update)
+
+
+class FtrlState(NamedTuple):
+    """FTRL-proximal accumulators: squared-gradient sum `n` and linear term `z`."""
+
+    n: Any
+    z: Any
+
+
+def ftrl(learning_rate: float, learning_rate_power: float = -0.5,
+         initial_accumulator_value: float = 0.1, l1: float = 0.0,
+         l2: float = 0.0) -> optax.GradientTransformation:
+    """FTRL-proximal (McMahan et al., 2013) as an optax transformation (optax has none).
+
+    Returns updates `w_new - w`, so it needs `params` in `update`.
+    """
+    power = -learning_rate_power
+
+    def init(params):
+        return FtrlState(jax.tree.map(lambda p: jnp.full_like(p, initial_accumulator_value),
+                                      params),
+                         jax.tree.map(jnp.zeros_like, params))
+
+    def update_one(g, n, z, w):
+        n_new = n + g * g
+        sigma = (n_new ** power - n ** power) / learning_rate
+        z_new = z + g - sigma * w
+        denom = n_new ** power / learning_rate + 2.0 * l2
+        w_new = jnp.where(jnp.abs(z_new) > l1, (jnp.sign(z_new) * l1 - z_new) / denom, 0.0)
+        return w_new - w, n_new, z_new
+
+    def update(updates, state, params=None):
+        if params is None:
+            raise ValueError("ftrl needs the current params in update(updates, state, params).")
+        leaves, treedef = jax.tree.flatten(updates)
+        rows = [update_one(*args) for args in zip(leaves, treedef.flatten_up_to(state.n),
+                                                   treedef.flatten_up_to(state.z),
+                                                   treedef.flatten_up_to(params), strict=True)]
+        delta, n, z = ([row[i] for row in rows] for i in range(3))
+        return (treedef.unflatten(delta),
+                FtrlState(treedef.unflatten(n), treedef.unflatten(z)))
+
+    return optax.GradientTransformation(init, update)
