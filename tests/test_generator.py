@@ -255,3 +255,28 @@ def test_reverse_dictionary_and_facade_modules():
 
     assert models.SequenceGenerator is Facade is SequenceGenerator
     assert models.DNN is DNN is stackit.DNN
+
+
+def test_char_lstm_learns_a_repeating_text_and_writes_it_on(tmp_path):
+    """tflearn's char-RNN recipe end to end: semi-redundant windows of a text, an LSTM, and
+    `generate` continuing a seed taken from the text."""
+    import random
+
+    from stackit.data_utils import random_sequence_from_string, string_to_semi_redundant_sequences
+
+    text = "the quick brown fox. " * 12
+    x, y, char_idx = string_to_semi_redundant_sequences(text, seq_maxlen=8, redun_step=1)
+    net = stackit.input_data([None, 8, len(char_idx)])
+    net = stackit.lstm(net, 32)
+    net = stackit.fully_connected(net, len(char_idx), activation="softmax")
+    net = stackit.regression(net, optimizer="adam", learning_rate=0.02,
+                             loss="categorical_crossentropy")
+    model = SequenceGenerator(net, dictionary=char_idx, seq_maxlen=8, clip_gradients=5.0,
+                              seed=1)
+    model.fit(x, y, n_epoch=15, batch_size=32, verbose=0)
+    random.seed(3)
+    seed = random_sequence_from_string(text, 8)
+    written = model.generate(30, temperature=0.0, seq_seed=seed)
+    assert written.startswith(seed) and len(written) == 38
+    start = text.index(seed)             # the text is periodic: its continuation is known
+    assert written == (text * 2)[start:start + 38]
