@@ -129,13 +129,15 @@ def make_variants(names, x, y):
             idxs = [rng.permutation(len(x))[:per * B].reshape(per, B).astype(np.int32)
                     for _ in range(K // per)]
             box = [(model.train_state, steps.new_accumulators())]
+            fed_x = {model.net.inputs[0].name: xs}     # the engine takes dicts by name
+            fed_y = {model.heads[0].target: ys}
 
-            def run(box=box, steps=steps, idxs=idxs):
+            def run(box=box, steps=steps, idxs=idxs, fed_x=fed_x, fed_y=fed_y):
                 for idx in idxs:
-                    box[0] = steps.train_chunk(box[0], xs, ys, idx)
+                    box[0] = steps.train_chunk(box[0], fed_x, fed_y, idx)
                 jax.block_until_ready(box[0])
 
-            copies[name] = copy_bytes(steps.train_chunk.lower(box[0], xs, ys, idxs[0])
+            copies[name] = copy_bytes(steps.train_chunk.lower(box[0], fed_x, fed_y, idxs[0])
                                       .compile().as_text(), per)
         else:
             raise SystemExit(f"unknown variant {name!r}")
