@@ -7,6 +7,8 @@ import tempfile
 import jax
 import pytest
 
+import stackit
+
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 # Many tests build models of the same shapes; one compilation cache for the whole session
@@ -16,6 +18,13 @@ atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    """Each test builds in a fresh default graph (layer names count from `FullyConnected`,
+    `fc`, ... again), as each tflearn script ran in its own."""
+    stackit.reset_default_graph()
 
 
 @pytest.fixture

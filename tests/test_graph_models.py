@@ -217,10 +217,23 @@ def test_reuse_without_a_first_layer_and_two_layers_with_one_name_are_refused():
     net = input_data(shape=[None, 3])
     with pytest.raises(ValueError, match="reuse=True, but no layer named 'nowhere'"):
         fully_connected(net, 2, scope='nowhere', reuse=True)
-    a = fully_connected(net, 2, name='twin')
-    b = fully_connected(net, 3, name='twin')
+    a = stackit.layers.Dense(2, name='twin')(net)    # Keras classes take names as they are
+    b = stackit.layers.Dense(3, name='twin')(net)
     with pytest.raises(ValueError, match="Two different layers are named 'twin'.*reuse=True"):
         stackit.DNN(merge([a, b], 'concat'))
+
+
+def test_a_tflearn_name_counts_on_when_taken_and_scope_names_exactly():
+    """tflearn's rule: `name` is a default (`fc`, `fc_1`, ...), `scope` is exact (and with
+    reuse=True names the layer to share)."""
+    net = input_data(shape=[None, 3])
+    a = fully_connected(net, 2, name='fc')
+    b = fully_connected(a, 2, name='fc')
+    c = fully_connected(b, 2, scope='shared')
+    d = fully_connected(b, 2, scope='shared', reuse=True)
+    assert [a.name, b.name, c.name] == ['fc', 'fc_1', 'shared'] and d.layer is c.layer
+    model = stackit.DNN(merge([c, d], 'concat'))
+    assert {'fc', 'fc_1', 'shared'} <= {layer.name for layer in model.net.layers}
 
 
 # -- structural loading -------------------------------------------------------------------------

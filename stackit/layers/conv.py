@@ -21,6 +21,7 @@ from stackit.layers.conv_transpose import (
     Upscore3D,
 )
 from stackit.layers.convolution import AtrousConv2D, Conv1D, Conv2D, Conv3D, GroupedConv2D
+from stackit.layers.naming import tflearn_name
 from stackit.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -99,7 +100,7 @@ def conv_1d(incoming: Tensor, nb_filter: int, filter_size: Size, strides: Size =
     return Conv1D(filters=nb_filter, kernel_size=filter_size, strides=strides, padding=padding,
                   **_weights(activation, bias, weights_init, bias_init, regularizer,
                              weight_decay, trainable, restore),
-                  name=scope or name)(incoming, reuse=reuse)
+                  name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 def conv_2d(incoming: Tensor, nb_filter: int, filter_size: Size, strides: Size = 1,
@@ -112,7 +113,7 @@ def conv_2d(incoming: Tensor, nb_filter: int, filter_size: Size, strides: Size =
     return Conv2D(filters=nb_filter, kernel_size=filter_size, strides=strides, padding=padding,
                   **_weights(activation, bias, weights_init, bias_init, regularizer,
                              weight_decay, trainable, restore),
-                  name=scope or name)(incoming, reuse=reuse)
+                  name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 def conv_3d(incoming: Tensor, nb_filter: int, filter_size: Size, strides: Size = 1,
@@ -125,7 +126,7 @@ def conv_3d(incoming: Tensor, nb_filter: int, filter_size: Size, strides: Size =
     return Conv3D(filters=nb_filter, kernel_size=filter_size, strides=strides, padding=padding,
                   **_weights(activation, bias, weights_init, bias_init, regularizer,
                              weight_decay, trainable, restore),
-                  name=scope or name)(incoming, reuse=reuse)
+                  name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 def conv_2d_transpose(incoming: Tensor, nb_filter: int, filter_size: Size,
@@ -142,7 +143,7 @@ def conv_2d_transpose(incoming: Tensor, nb_filter: int, filter_size: Size,
                            padding=padding, output_size=output_shape,
                            **_weights(activation, bias, weights_init, bias_init, regularizer,
                                       weight_decay, trainable, restore),
-                           name=scope or name)(incoming, reuse=reuse)
+                           name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 def conv_3d_transpose(incoming: Tensor, nb_filter: int, filter_size: Size,
@@ -157,7 +158,7 @@ def conv_3d_transpose(incoming: Tensor, nb_filter: int, filter_size: Size,
                            padding=padding, output_size=output_shape,
                            **_weights(activation, bias, weights_init, bias_init, regularizer,
                                       weight_decay, trainable, restore),
-                           name=scope or name)(incoming, reuse=reuse)
+                           name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 def atrous_conv_2d(incoming: Tensor, nb_filter: int, filter_size: Size, rate: Size = 1,
@@ -171,7 +172,7 @@ def atrous_conv_2d(incoming: Tensor, nb_filter: int, filter_size: Size, rate: Si
                         padding=padding,
                         **_weights(activation, bias, weights_init, bias_init, regularizer,
                                    weight_decay, trainable, restore),
-                        name=scope or name)(incoming, reuse=reuse)
+                        name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 def grouped_conv_2d(incoming: Tensor, channel_multiplier: int, filter_size: Size,
@@ -186,64 +187,64 @@ def grouped_conv_2d(incoming: Tensor, channel_multiplier: int, filter_size: Size
                          strides=strides, padding=padding,
                          **_weights(activation, bias, weights_init, bias_init, regularizer,
                                     weight_decay, trainable, restore),
-                         name=scope or name)(incoming, reuse=reuse)
+                         name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 def max_pool_1d(incoming: Tensor, kernel_size: Size, strides: Size | None = None,
                 padding: str = "same", name: str | None = None) -> Tensor:
     """Adds a `MaxPool1D` layer; `strides` default to `kernel_size`."""
     return MaxPool1D(kernel_size=kernel_size, strides=strides, padding=padding,
-                     name=name)(incoming)
+                     name=tflearn_name(name))(incoming)
 
 
 def avg_pool_1d(incoming: Tensor, kernel_size: Size, strides: Size | None = None,
                 padding: str = "same", name: str | None = None) -> Tensor:
     """Adds an `AvgPool1D` layer; `strides` default to `kernel_size`."""
     return AvgPool1D(kernel_size=kernel_size, strides=strides, padding=padding,
-                     name=name)(incoming)
+                     name=tflearn_name(name))(incoming)
 
 
 def max_pool_2d(incoming: Tensor, kernel_size: Size, strides: Size | None = None,
                 padding: str = "same", name: str | None = None) -> Tensor:
     """Adds a `MaxPool2D` layer; `strides` default to `kernel_size`."""
     return MaxPool2D(kernel_size=kernel_size, strides=strides, padding=padding,
-                     name=name)(incoming)
+                     name=tflearn_name(name))(incoming)
 
 
 def avg_pool_2d(incoming: Tensor, kernel_size: Size, strides: Size | None = None,
                 padding: str = "same", name: str | None = None) -> Tensor:
     """Adds an `AvgPool2D` layer; `strides` default to `kernel_size`."""
     return AvgPool2D(kernel_size=kernel_size, strides=strides, padding=padding,
-                     name=name)(incoming)
+                     name=tflearn_name(name))(incoming)
 
 
 def max_pool_3d(incoming: Tensor, kernel_size: Size, strides: Size = 1, padding: str = "same",
                 name: str | None = None) -> Tensor:
     """Adds a `MaxPool3D` layer; as in tflearn, `strides` default to `1` (not the window)."""
     return MaxPool3D(kernel_size=kernel_size, strides=strides, padding=padding,
-                     name=name)(incoming)
+                     name=tflearn_name(name))(incoming)
 
 
 def avg_pool_3d(incoming: Tensor, kernel_size: Size, strides: Size = 1, padding: str = "same",
                 name: str | None = None) -> Tensor:
     """Adds an `AvgPool3D` layer; as in tflearn, `strides` default to `1` (not the window)."""
     return AvgPool3D(kernel_size=kernel_size, strides=strides, padding=padding,
-                     name=name)(incoming)
+                     name=tflearn_name(name))(incoming)
 
 
 def global_avg_pool(incoming: Tensor, name: str | None = None) -> Tensor:
     """Adds a `GlobalAvgPool` layer: the mean over every spatial axis, `(batch, channels)`."""
-    return GlobalAvgPool(name=name)(incoming)
+    return GlobalAvgPool(name=tflearn_name(name))(incoming)
 
 
 def global_max_pool(incoming: Tensor, name: str | None = None) -> Tensor:
     """Adds a `GlobalMaxPool` layer: the max over every spatial axis, `(batch, channels)`."""
-    return GlobalMaxPool(name=name)(incoming)
+    return GlobalMaxPool(name=tflearn_name(name))(incoming)
 
 
 def upsample_2d(incoming: Tensor, kernel_size: Size, name: str | None = None) -> Tensor:
     """Adds an `UpSample2D` layer: nearest-neighbour upsampling by `kernel_size`."""
-    return UpSample2D(size=kernel_size, name=name)(incoming)
+    return UpSample2D(size=kernel_size, name=tflearn_name(name))(incoming)
 
 
 deconv_2d = upsample_2d  # tflearn's shortcut
@@ -257,7 +258,7 @@ def upscore_layer(incoming: Tensor, num_classes: int, shape: Sequence[int] | Non
     `num_classes` channels and `shape` `[height, width]`."""
     return Upscore(num_classes=num_classes, shape=shape, kernel_size=kernel_size,
                    strides=strides, trainable=trainable, restore=restore,
-                   name=scope or name)(incoming, reuse=reuse)
+                   name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 def upscore_layer3d(incoming: Tensor, num_classes: int, shape: Sequence[int] | None = None,
@@ -267,7 +268,7 @@ def upscore_layer3d(incoming: Tensor, num_classes: int, shape: Sequence[int] | N
     """Adds an `Upscore3D` layer (`upscore_layer` on volumes; `shape` holds 3 sizes)."""
     return Upscore3D(num_classes=num_classes, shape=shape, kernel_size=kernel_size,
                      strides=strides, trainable=trainable, restore=restore,
-                     name=scope or name)(incoming, reuse=reuse)
+                     name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 # tflearn's first names of the residual blocks (renamed in tflearn 0.2).

@@ -23,6 +23,7 @@ from stackit.layers.base import (
     channels_last,
     flat_size,
 )
+from stackit.layers.naming import tflearn_name
 
 if TYPE_CHECKING:
     from stackit.data_augmentation import DataAugmentation
@@ -310,7 +311,7 @@ def input_data(shape: Sequence[int | None] | None = None, placeholder=None, dtyp
                          f"shape=[None, 784]. Received: shape={shape!r}.")
     dtype = getattr(dtype, "name", dtype)
     layer = InputData(tuple(shape[1:]), dtype=str(dtype), data_preprocessing=data_preprocessing,
-                      data_augmentation=data_augmentation, name=name)
+                      data_augmentation=data_augmentation, name=tflearn_name(name))
     return Tensor(layer, (), layer.shape)
 
 
@@ -330,7 +331,8 @@ def fully_connected(incoming: Tensor, n_units: int, activation="linear", bias=Tr
     """Adds a `Dense` layer: `activation(flatten(incoming) @ W + b)`. See `Dense` for arguments."""
     return Dense(units=n_units, activation=activation, bias=bias, weights_init=weights_init,
                  bias_init=bias_init, regularizer=regularizer, weight_decay=weight_decay,
-                 trainable=trainable, restore=restore, name=scope or name)(incoming, reuse=reuse)
+                 trainable=trainable, restore=restore,
+                 name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 def dropout(incoming: Tensor, keep_prob: float, noise_shape=None,
@@ -342,17 +344,17 @@ def dropout(incoming: Tensor, keep_prob: float, noise_shape=None,
     if not isinstance(keep_prob, (int, float)) or not 0.0 < keep_prob <= 1.0:
         raise ValueError(f"dropout: keep_prob must be in (0, 1]. "
                          f"Received: keep_prob={keep_prob!r}.")
-    return Dropout(rate=1.0 - keep_prob, name=name)(incoming)
+    return Dropout(rate=1.0 - keep_prob, name=tflearn_name(name))(incoming)
 
 
 def activation(incoming: Tensor, activation="linear", name: str | None = None) -> Tensor:
     """Applies an activation (tflearn name or callable) to `incoming`."""
-    return Activation(activation=activation, name=name)(incoming)
+    return Activation(activation=activation, name=tflearn_name(name))(incoming)
 
 
 def flatten(incoming: Tensor, name: str | None = None) -> Tensor:
     """Flattens each sample of `incoming` to a vector."""
-    return Flatten(name=name)(incoming)
+    return Flatten(name=tflearn_name(name))(incoming)
 
 
 def reshape(incoming: Tensor, new_shape: Sequence[int], name: str | None = None) -> Tensor:
@@ -360,14 +362,14 @@ def reshape(incoming: Tensor, new_shape: Sequence[int], name: str | None = None)
     if len(new_shape) < 1:
         raise ValueError(f"reshape: new_shape must include the batch axis first. "
                          f"Received: new_shape={new_shape!r}.")
-    return Reshape(target_shape=tuple(new_shape[1:]), name=name)(incoming)
+    return Reshape(target_shape=tuple(new_shape[1:]), name=tflearn_name(name))(incoming)
 
 
 def single_unit(incoming: Tensor, activation="linear", bias=True, trainable=True, restore=True,
                 reuse=False, scope=None, name: str | None = None) -> Tensor:
     """Adds a `SingleUnit` (`y = W x + b` per feature), as in tflearn's linear regression."""
     return SingleUnit(activation=activation, bias=bias, trainable=trainable, restore=restore,
-                      name=scope or name)(incoming, reuse=reuse)
+                      name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 # -- more of tflearn's core layers ----------------------------------------------------------------
@@ -621,14 +623,14 @@ def highway(incoming: Tensor, n_units: int, activation="linear", transform_dropo
     return Highway(units=n_units, activation=activation, transform_dropout=transform_dropout,
                    weights_init=weights_init, bias_init=bias_init, regularizer=regularizer,
                    weight_decay=weight_decay, trainable=trainable, restore=restore,
-                   name=scope or name)(incoming, reuse=reuse)
+                   name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 def one_hot_encoding(target: Tensor, n_classes: int, on_value: float = 1.0,
                      off_value: float = 0.0, name: str | None = None) -> Tensor:
     """Adds a `OneHotEncoding` layer: integer ids → one-hot vectors of `n_classes`."""
     return OneHotEncoding(n_classes=n_classes, on_value=on_value, off_value=off_value,
-                          name=name)(target)
+                          name=tflearn_name(name))(target)
 
 
 def time_distributed(incoming: Tensor, fn: Callable, args: Sequence | None = None,
@@ -666,4 +668,4 @@ def custom_layer(incoming: Tensor | Sequence[Tensor], custom_fn: Callable,
     name = kwargs.pop("name", None)
     cls = CustomMergeLayer if isinstance(incoming, (list, tuple)) else CustomLayer
     return cls(function=custom_fn, arguments=tuple(sorted(kwargs.items())),
-               name=name)(incoming)
+               name=tflearn_name(name))(incoming)

@@ -9,17 +9,9 @@ import jax.numpy as jnp
 
 from stackit import initializations
 from stackit.layers.base import Layer, Tensor
+from stackit.layers.naming import tflearn_name
 
 __all__ = ["Embedding", "embedding"]
-
-
-def tflearn_name(scope: str | None, name: str | None, default: str) -> str | None:
-    """A layer's name from tflearn's `scope` and `name` arguments: `scope` exactly; `name`
-    exactly unless it is tflearn's default (then None: the next free `default`, `default_1`,
-    ..., as tflearn's `default_name` scopes count)."""
-    if scope:
-        return scope
-    return None if name == default else name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,5 +85,5 @@ def embedding(incoming: Tensor, input_dim: int, output_dim: int, validate_indice
         net = embedding(net, input_dim=10000, output_dim=128)     # (None, 100, 128)
     """
     return Embedding(input_dim, output_dim, validate_indices, weights_init, trainable=trainable,
-                     restore=restore, name=tflearn_name(scope, name, "Embedding"))(
+                     restore=restore, name=tflearn_name(name, scope, reuse, "Embedding"))(
         incoming, reuse=reuse)

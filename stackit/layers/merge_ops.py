@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from stackit.layers.base import Layer, Shape, Tensor
+from stackit.layers.naming import tflearn_name
 
 __all__ = ["Merge", "merge", "merge_outputs"]
 
@@ -114,7 +115,7 @@ def merge(tensors_list: Sequence[Tensor], mode: str, axis: int = 1,
                             f"{type(t).__name__}.")
     if len(tensors) < 2:
         raise ValueError(f"merge: expected 2 or more tensors. Received: {len(tensors)}.")
-    return Merge(mode=mode, axis=axis, name=name)(tensors)
+    return Merge(mode=mode, axis=axis, name=tflearn_name(name))(tensors)
 
 
 def merge_outputs(tensor_list: Sequence[Tensor], name: str | None = None) -> Tensor:

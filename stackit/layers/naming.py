@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["variable_scope", "reset_default_graph", "unique_name", "reuse_active",
+__all__ = ["variable_scope", "reset_default_graph", "unique_name", "tflearn_name", "reuse_active",
            "register", "registered", "layers_in_scope"]
 
 _COUNTS: dict[str, int] = {}
@@ -77,6 +77,20 @@ def unique_name(base: str) -> str:
     count = counts.get(full, 0)
     counts[full] = count + 1
     return full if count == 0 else f"{full}_{count}"
+
+
+def tflearn_name(name: str | None, scope: str | None = None, reuse: bool = False,
+                 default: str | None = None) -> str | None:
+    """A layer's name from a tflearn function's `name` and `scope` arguments, by tflearn's rule:
+    `scope` names the layer exactly; `name` is a default that counts on when taken (`fc`,
+    `fc_1`, ... as TensorFlow's `default_name` scopes count), except with `reuse=True`, where
+    it names the layer to reuse; None (or the function's own `default`) picks the layer
+    class's default name."""
+    if scope:
+        return scope
+    if name is None or name == default:
+        return None
+    return name if reuse else unique_name(name)
 
 
 def reuse_active() -> bool:

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from stackit.layers.base import Layer, Tensor, as_float, channels_last
+from stackit.layers.naming import tflearn_name
 
 __all__ = [
     "BatchNormalization", "LayerNormalization", "LocalResponseNormalization", "L2Normalize",
@@ -225,17 +226,18 @@ def batch_normalization(incoming: Tensor, beta=0.0, gamma=1.0, epsilon=1e-5, dec
     """Adds a `BatchNormalization` layer (tflearn arguments and defaults)."""
     return BatchNormalization(beta=beta, gamma=gamma, epsilon=epsilon, decay=decay,
                               stddev=stddev, trainable=trainable,
-                              restore=restore, name=scope or name)(incoming, reuse=reuse)
+                              restore=restore,
+                              name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 def local_response_normalization(incoming: Tensor, depth_radius=5, bias=1.0, alpha=0.0001,
                                  beta=0.75, name: str | None = None) -> Tensor:
     """Adds a `LocalResponseNormalization` layer (tflearn's defaults)."""
     return LocalResponseNormalization(depth_radius=depth_radius, bias=bias, alpha=alpha,
-                                      beta=beta, name=name)(incoming)
+                                      beta=beta, name=tflearn_name(name))(incoming)
 
 
 def l2_normalize(incoming: Tensor, dim: int, epsilon: float = 1e-12,
                  name: str | None = None) -> Tensor:
     """Adds an `L2Normalize` layer over axis `dim` (batch axis = 0, as in tflearn)."""
-    return L2Normalize(axis=dim, epsilon=epsilon, name=name)(incoming)
+    return L2Normalize(axis=dim, epsilon=epsilon, name=tflearn_name(name))(incoming)

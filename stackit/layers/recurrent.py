@@ -16,7 +16,7 @@ from typing import Any
 
 from stackit.layers.base import Tensor
 from stackit.layers.bidirectional import Bidirectional
-from stackit.layers.embedding_ops import tflearn_name
+from stackit.layers.naming import tflearn_name
 from stackit.layers.rnn import (
     GRU,
     LSTM,
@@ -101,7 +101,7 @@ def simple_rnn(incoming: Tensor, n_units: int, activation: str | Callable = "sig
     """
     layer = SimpleRNN(n_units, activation, bias, weights_init, **_layer_args(
         "simple_rnn", dropout, return_seq, return_state, dynamic, trainable, restore,
-        tflearn_name(scope, name, "SimpleRNN")))
+        tflearn_name(name, scope, reuse, "SimpleRNN")))
     return _add(layer, incoming, initial_state, reuse)
 
 
@@ -125,7 +125,7 @@ def lstm(incoming: Tensor, n_units: int, activation: str | Callable = "tanh",
     """
     layer = LSTM(n_units, activation, inner_activation, bias, weights_init, forget_bias,
                  **_layer_args("lstm", dropout, return_seq, return_state, dynamic, trainable,
-                               restore, tflearn_name(scope, name, "LSTM")))
+                               restore, tflearn_name(name, scope, reuse, "LSTM")))
     return _add(layer, incoming, initial_state, reuse)
 
 
@@ -143,7 +143,7 @@ def gru(incoming: Tensor, n_units: int, activation: str | Callable = "tanh",
     """
     layer = GRU(n_units, activation, inner_activation, bias, weights_init,
                 **_layer_args("gru", dropout, return_seq, return_state, dynamic, trainable,
-                              restore, tflearn_name(scope, name, "GRU")))
+                              restore, tflearn_name(name, scope, reuse, "GRU")))
     return _add(layer, incoming, initial_state, reuse)
 
 
@@ -176,7 +176,7 @@ def bidirectional_rnn(incoming: Tensor, rnncell_fw: RNNCell, rnncell_bw: RNNCell
     layer = Bidirectional(RNN(rnncell_fw, **flags, name="fw"),
                           backward_layer=RNN(rnncell_bw, **flags, name="bw"),
                           trainable=trainable, restore=restore,
-                          name=tflearn_name(scope, name, "BiRNN"))
+                          name=tflearn_name(name, scope, reuse, "BiRNN"))
     node = layer.connect(incoming, tensor_list(initial_state_fw), tensor_list(initial_state_bw),
                          reuse=reuse)
     return tflearn_outputs(node, [rnncell_fw, rnncell_bw])

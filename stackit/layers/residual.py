@@ -23,6 +23,7 @@ from stackit.layers.convolution import Conv2D, GroupedConv2D, _ConvND
 from stackit.layers.core import activation as activation_layer
 from stackit.layers.core import dropout as dropout_layer
 from stackit.layers.merge_ops import merge
+from stackit.layers.naming import tflearn_name
 from stackit.layers.normalization import batch_normalization
 from stackit.layers.pooling import AvgPool2D
 
@@ -130,7 +131,7 @@ def highway_conv_1d(incoming: Tensor, nb_filter: int, filter_size: int | Sequenc
                          padding=padding, activation=activation, weights_init=weights_init,
                          bias_init=bias_init, regularizer=regularizer,
                          weight_decay=weight_decay, trainable=trainable, restore=restore,
-                         name=scope or name)(incoming, reuse=reuse)
+                         name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 def highway_conv_2d(incoming: Tensor, nb_filter: int, filter_size: int | Sequence[int],
@@ -145,7 +146,7 @@ def highway_conv_2d(incoming: Tensor, nb_filter: int, filter_size: int | Sequenc
                          padding=padding, activation=activation, weights_init=weights_init,
                          bias_init=bias_init, regularizer=regularizer,
                          weight_decay=weight_decay, trainable=trainable, restore=restore,
-                         name=scope or name)(incoming, reuse=reuse)
+                         name=tflearn_name(name, scope, reuse))(incoming, reuse=reuse)
 
 
 # -- residual blocks ------------------------------------------------------------------------------
