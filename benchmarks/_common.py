@@ -171,17 +171,21 @@ class EpochClock(Callback):
 
 class StackitTrainer:
     """`model.fit(X, Y, n_epoch=epochs, verbose=0, snapshot_epoch=False)`, timed end to end;
-    an `EpochClock` also times the epochs inside each call."""
+    an `EpochClock` also times the epochs inside each call. `callbacks` are added to the fit;
+    `label` names the trainer in the report."""
 
-    def __init__(self, model: stackit.DNN, x: np.ndarray, y: np.ndarray, batch_size: int):
+    def __init__(self, model: stackit.DNN, x: np.ndarray, y: np.ndarray, batch_size: int,
+                 callbacks: list[Callback] | None = None,
+                 label: str = "stackit fit() end to end"):
         self.model, self.x, self.y, self.batch_size = model, x, y, batch_size
+        self.callbacks, self.label = list(callbacks or []), label
         self.clock = EpochClock()
         self.epoch_seconds: list[float] = []
 
     def run(self, epochs: int) -> int:
         self.clock.times.clear()
         self.model.fit(self.x, self.y, n_epoch=epochs, batch_size=self.batch_size, verbose=0,
-                       snapshot_epoch=False, callbacks=[self.clock])
+                       snapshot_epoch=False, callbacks=[*self.callbacks, self.clock])
         jax.block_until_ready(self.model.train_state)
         self.epoch_seconds = list(self.clock.times)
         return epochs * len(self.x)
@@ -209,7 +213,7 @@ def _loadavg() -> str:
 
 
 def run_comparison(title: str, args: argparse.Namespace, source: str,
-                   reference: ReferenceTrainer, ours: StackitTrainer,
+                   reference: ReferenceTrainer | StackitTrainer, ours: StackitTrainer,
                    bar: float = RATIO_BAR) -> dict[str, float]:
     """Warms both up, times `args.repeats` interleaved repeats of `args.epochs` epochs each,
     prints the table (the verdict against `bar`), and returns the medians and ratios."""
@@ -244,11 +248,13 @@ def run_comparison(title: str, args: argparse.Namespace, source: str,
     med = {k: statistics.median(v) for k, v in rows.items()}
     ratio = med["fit"] / med["ref"]
     print()
-    print(f"  {'':34s} {'median samples/s':>17s} {'min':>9s} {'max':>9s}")
-    for key, label in (("ref", reference.label),
-                       ("fit", "stackit fit() end to end"),
-                       ("epoch", "stackit epochs 2.. inside fit()")):
-        print(f"  {label:34s} {med[key]:>17,.0f} {min(rows[key]):>9,.0f} {max(rows[key]):>9,.0f}")
+    labels = (("ref", reference.label), ("fit", ours.label),
+              ("epoch", "stackit epochs 2.. inside fit()"))
+    width = max(34, *(len(label) for _, label in labels))
+    print(f"  {'':{width}s} {'median samples/s':>17s} {'min':>9s} {'max':>9s}")
+    for key, label in labels:
+        print(f"  {label:{width}s} {med[key]:>17,.0f} {min(rows[key]):>9,.0f} "
+              f"{max(rows[key]):>9,.0f}")
     print(f"  samples per CPU-second (robust to a busy machine): reference "
           f"{med['ref_cpu']:,.0f}, stackit {med['fit_cpu']:,.0f} "
           f"(ratio {med['fit_cpu'] / med['ref_cpu']:.3f})")

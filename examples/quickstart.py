@@ -3,6 +3,7 @@
     python examples/quickstart.py             # 5,000 real digits shipped with stackit, offline
     python examples/quickstart.py --full      # the full 70,000 digits (downloaded once)
     python examples/quickstart.py --epochs 10
+    python examples/quickstart.py --plot curves.png   # also draw the learning curves (matplotlib)
 
 By default the model trains on the MNIST sample that ships inside the package
 (`stackit.datasets.mnist.load_sample`: 4,000 training and 1,000 test digits, CC BY-SA 3.0),
@@ -67,6 +68,8 @@ def main(argv: list[str] | None = None) -> float:
                         "10,000 digits), downloading it on first use")
     parser.add_argument("--seed", type=int, default=0, help="seed for initialization and "
                         "shuffling (default: 0)")
+    parser.add_argument("--plot", metavar="PNG", help="save the learning curves (loss and "
+                        "accuracy, training and test) to this file; needs matplotlib")
     args = parser.parse_args(argv)
     start = time.perf_counter()
 
@@ -83,12 +86,16 @@ def main(argv: list[str] | None = None) -> float:
     batch_size = 64
     steps_per_epoch = -(-len(X) // batch_size)
     model = stackit.DNN(lenet5(steps_per_epoch), seed=args.seed)
-    model.fit(X, Y, n_epoch=args.epochs, validation_set=(testX, testY), show_metric=True,
-              batch_size=batch_size, snapshot_epoch=False, run_id="lenet5_quickstart")
+    history = model.fit(X, Y, n_epoch=args.epochs, validation_set=(testX, testY),
+                        show_metric=True, batch_size=batch_size, snapshot_epoch=False,
+                        run_id="lenet5_quickstart")
 
     accuracy = model.evaluate(testX, testY)[0]
     print(f"Test accuracy: {accuracy:.2%} on {len(testX):,} digits "
           f"({time.perf_counter() - start:.1f}s in all)")
+    if args.plot:
+        history.plot(args.plot)
+        print(f"Learning curves saved to {args.plot}")
     return accuracy
 
 

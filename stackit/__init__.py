@@ -66,6 +66,7 @@ from stackit.optimizers import (
                      Optimizer,
                      RMSProp,
 )
+from stackit.plotting import plot_history
 from stackit.sequential import Sequential
 from stackit.session import Session
 from stackit.variables import get_layer_variables_by_name, get_layer_variables_by_scope
@@ -84,7 +85,7 @@ __all__ = [
     "Accuracy", "Top_k", "R2", "Loss", "get_layer_variables_by_name",
     "data_preprocessing", "data_augmentation", "ImagePreprocessing", "ImageAugmentation",
     "DataPreprocessing", "DataAugmentation", "Session", "get_layer_variables_by_scope",
-    "math_ops", "utils", "models", "SequenceGenerator",
+    "math_ops", "utils", "models", "SequenceGenerator", "plot_history",
     "linear", "tanh", "sigmoid", "softmax", "softplus", "softsign", "relu", "relu6", "leaky_relu",
     "prelu", "elu", "crelu", "selu",
 ]

@@ -20,7 +20,7 @@ def noop(qualname: str, why: str) -> Callable[..., None]:
 
     Args:
         qualname: The tflearn name, e.g. `'tflearn.summaries.monitor_activation'`.
-        why: The reason, e.g. `'stackit writes no TensorBoard logs'`.
+        why: The reason, e.g. `'stackit has no summary ops'`.
     """
     name = qualname.rsplit(".", 1)[-1]
 

@@ -84,6 +84,17 @@ def from_config(config: dict[str, Any]) -> Any:
     return cls(**{k: _from_json(v) for k, v in config.items()})
 
 
+def to_json(value: Any, owner: Any, field: str) -> Any:
+    """`value` (a field of `owner`) as JSON: numbers, strings, lists, registered objects as
+    their configs.
+
+    Raises:
+        TypeError: If it holds a Python object that JSON cannot hold (a lambda, an optax
+            transformation).
+    """
+    return _to_json(value, owner, field)
+
+
 def _to_json(value: Any, owner: Any, field: str) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value

@@ -20,7 +20,7 @@ import numpy as np
 from stackit._atomic import atomic_write
 
 __all__ = ["save", "load", "check_path", "CheckpointError", "tree_to_arrays",
-           "arrays_into_tree"]
+           "arrays_into_tree", "matching_into_tree"]
 
 _META_KEY = "__stackit_meta__"
 FORMAT_VERSION = 1
@@ -93,6 +93,47 @@ def arrays_into_tree(prefix: str, template: Any, arrays: dict[str, np.ndarray], 
                                   f"in this model.")
         filled.append(value.astype(np.asarray(leaf).dtype))
     return jax.tree_util.tree_unflatten(treedef, filled)
+
+
+def matching_into_tree(prefix: str, template: Any, arrays: dict[str, np.ndarray],
+                       pairs: dict[str, str], keep: frozenset[str] = frozenset()
+                       ) -> tuple[Any, dict[str, list]]:
+    """Fills each leaf of `template` (`{layer: {name: array}}`) from `arrays` where the file
+    has it with the same shape, and keeps the template's value elsewhere (lenient loading).
+
+    Args:
+        pairs: The file's name of each layer of `template` that has a partner there.
+        keep: Layer names whose leaves keep the template's value (`restore=False`).
+
+    Returns:
+        The filled tree, and `'layer/param'` names by outcome: `loaded`, `missing` (no
+        array in the file), `mismatched` (`(name, file shape, model shape)`), `kept`, and
+        `used` (the file's array names that were read).
+    """
+    found: dict[str, list] = {"loaded": [], "missing": [], "mismatched": [], "kept": [],
+                              "used": []}
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+    filled = []
+    for path, leaf in leaves:
+        parts = _parts(path)
+        ours = "/".join(parts)
+        partner = pairs.get(parts[0])
+        name = f"{prefix}/{partner}/{'/'.join(parts[1:])}" if partner is not None else None
+        value = arrays.get(name) if name is not None else None
+        if parts[0] in keep:
+            found["kept"].append(ours)
+        elif value is None:
+            found["missing"].append(ours)
+        elif tuple(value.shape) != tuple(np.shape(leaf)):
+            found["mismatched"].append((ours, tuple(value.shape), tuple(np.shape(leaf))))
+            found["used"].append(name)
+        else:
+            found["loaded"].append(ours)
+            found["used"].append(name)
+            filled.append(value.astype(np.asarray(leaf).dtype))
+            continue
+        filled.append(leaf)
+    return jax.tree_util.tree_unflatten(treedef, filled), found
 
 
 def _layer_prefixes(parts: list[str]) -> set[str]:

@@ -8,7 +8,10 @@ the graph: predicting through it returns the tensor it was applied to.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from stackit import losses, metrics, optimizers
 from stackit.layers.base import Layer, ParamRef, Tensor
@@ -28,8 +31,9 @@ class Regression(Layer):
             optax transformation. Defaults to `'adam'`.
         loss: Loss name, loss object (e.g. `losses.CategoricalCrossentropy(label_smoothing=0.1)`)
             or callable `fn(y_pred, y_true)`. Defaults to `'categorical_crossentropy'`.
-        metric: `'default'` (accuracy), a name, a `Metric` (e.g. `Top_k(3)`), a callable, or
-            None. Defaults to `'default'`.
+        metric: `'default'` (accuracy), a name, a `Metric` (e.g. `Top_k(3)`), a callable,
+            None, or a list of those (several metrics, each logged under its name). Defaults
+            to `'default'`.
         learning_rate: Used when `optimizer` is a name: a number or a schedule of the step
             (`stackit.schedules.cosine(0.1, 1000)`, any optax schedule). Defaults to `0.001`.
         batch_size: Training batch size. Defaults to `64`.
@@ -41,11 +45,15 @@ class Regression(Layer):
             None when the loss needs no targets. Defaults to `'default'`.
         trainable_vars: `'layer/param'` names of the parameters this estimator's optimizer
             updates; None for every trainable one. Defaults to `None`.
+        learning_rates: Per-layer learning rates, `{pattern: multiplier}`: the layers whose
+            names match a glob pattern (`'Conv2D*'`) train at `multiplier` times the
+            optimizer's learning rate (the first matching pattern counts; others use 1).
+            Kept as a tuple of `(pattern, multiplier)` pairs. Defaults to `None`.
     """
 
     optimizer: object = "adam"
     loss: str | Callable | losses.LossObject = "categorical_crossentropy"
-    metric: str | metrics.Metric | Callable | None = "default"
+    metric: str | metrics.Metric | Callable | Sequence | None = "default"
     learning_rate: float | Callable = 0.001
     batch_size: int = 64
     shuffle_batches: bool = True
@@ -54,18 +62,26 @@ class Regression(Layer):
     validation_batch_size: int | None = None
     placeholder: str | None = "default"
     trainable_vars: tuple[str, ...] | None = None
+    learning_rates: tuple[tuple[str, float], ...] | None = dataclasses.field(default=None,
+                                                                             kw_only=True)
     default_name = "Regression"
     fn_name = "regression"
     n_inputs = -1  # the tensor it trains, and the loss tensor when the loss is one
     is_estimator = True
 
+    def __post_init__(self):
+        # hashable, and a JSON list in configs
+        object.__setattr__(self, "learning_rates", _pairs(self.learning_rates))
+        super().__post_init__()
+
     def check(self):
         optimizers.get(self.optimizer, self.learning_rate)
+        self._check_learning_rates()
         if self.loss != LOSS_TENSOR and losses.get(self.loss).sparse and self.to_one_hot:
             raise self.error("a sparse loss takes the integer labels as they are; drop "
                              "to_one_hot=True (or use loss='categorical_crossentropy').",
                              to_one_hot=True)
-        metrics.get(self.metric)
+        metrics.get_all(self.metric)
         for arg in ("batch_size", "validation_batch_size"):
             value = getattr(self, arg)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
@@ -77,6 +93,27 @@ class Regression(Layer):
         if self.placeholder is not None and not isinstance(self.placeholder, str):
             raise self.error("placeholder must be 'default', None or an input_data tensor.",
                              placeholder=self.placeholder)
+
+    def _check_learning_rates(self) -> None:
+        groups = self.learning_rates
+        if groups is None:
+            return
+        hint = "learning_rates must map layer-name patterns to multipliers, e.g. " \
+               "{'Conv2D*': 0.1}."
+        if not isinstance(groups, tuple) or not all(
+                isinstance(pair, tuple) and len(pair) == 2 for pair in groups):
+            raise TypeError(f"regression {self.name!r}: {hint} Received: "
+                            f"learning_rates={groups!r}.")
+        for pattern, multiplier in groups:
+            if not isinstance(pattern, str) or not pattern:
+                raise TypeError(f"regression {self.name!r}: {hint} Received: pattern "
+                                f"{pattern!r}.")
+            if isinstance(multiplier, bool) or not isinstance(multiplier, numbers.Real):
+                raise TypeError(f"regression {self.name!r}: {hint} Received: "
+                                f"{pattern!r}: {multiplier!r}.")
+            if not math.isfinite(multiplier) or multiplier < 0:
+                raise self.error("each learning-rate multiplier must be a finite number >= 0.",
+                                 **{"learning_rates[" + repr(pattern) + "]": multiplier})
 
     @property
     def target_name(self) -> str | None:
@@ -112,7 +149,8 @@ def regression(incoming: Tensor, placeholder="default", optimizer="adam",
                dtype="float32", batch_size=64, shuffle_batches=True, to_one_hot=False,
                n_classes=None, trainable_vars=None, restore=True, op_name=None,
                validation_monitors=None, validation_batch_size=None,
-               name: str | None = None) -> Tensor:
+               name: str | None = None, *,
+               learning_rates: Mapping[str, float] | None = None) -> Tensor:
     """Adds an estimator: what `DNN.fit` minimizes (loss), with which optimizer, and the metric.
 
     Several estimators may share one model (each with its own loss, optimizer, learning rate,
@@ -130,6 +168,9 @@ def regression(incoming: Tensor, placeholder="default", optimizer="adam",
         trainable_vars: Parameter handles (e.g. `get_layer_variables_by_scope('Generator')`)
             this estimator's optimizer updates; None for all trainable ones. Defaults to `None`.
         name: The estimator's name, also the key of its targets in a dict. Defaults to `None`.
+        learning_rates: `{layer-name pattern: multiplier}`: matching layers train at
+            `multiplier * learning_rate`, e.g. `{'Conv2D*': 0.1}` for a body that moves
+            ten times slower than a new head (keyword only). Defaults to `None`.
 
     See `Regression` for the other arguments. `dtype`, `restore`, `op_name` are accepted for
     tflearn compatibility and ignored.
@@ -150,7 +191,8 @@ def regression(incoming: Tensor, placeholder="default", optimizer="adam",
         metric = None  # nothing to compare the output with (as tflearn)
     layer = Regression(optimizer, loss, metric, learning_rate, batch_size, shuffle_batches,
                        to_one_hot, n_classes, validation_batch_size, placeholder,
-                       _var_names(trainable_vars), name=name)
+                       _var_names(trainable_vars), name=name,
+                       learning_rates=_pairs(learning_rates))
     return layer(list(parents))
 
 
@@ -161,3 +203,9 @@ def _var_names(refs: Sequence[ParamRef | str] | None) -> tuple[str, ...] | None:
         refs = [refs]
     handles = [ParamRef.of(ref, "regression: trainable_vars must hold") for ref in refs]
     return tuple(f"{ref.layer}/{ref.param}" for ref in handles)
+
+
+def _pairs(groups: Any) -> Any:
+    """`{pattern: multiplier}` as `(pattern, multiplier)` pairs; anything else as it is (the
+    estimator's check refuses what is not pairs)."""
+    return tuple(groups.items()) if isinstance(groups, Mapping) else groups

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from stackit import model_io
 from stackit.layers.base import Tensor
 from stackit.model import DNN
@@ -41,24 +43,35 @@ class Model(DNN):
         check_inputs_cover(self.net, ins)
 
 
-def load_model(model_file: str, **dnn_kwargs) -> DNN:
+def load_model(model_file: str, *, optimizer: Any = None, learning_rate: Any = None,
+               **dnn_kwargs) -> DNN:
     """Rebuilds a model from a file written by `save` alone: the graph from the saved layer
-    configs, then every saved array.
+    configs, then every saved array (and the layers frozen with `freeze`).
 
     Args:
         model_file: The file (`.npz` may be left out).
+        optimizer: Replaces the saved optimizer: needed when the model was trained with an
+            optax transformation (a file cannot hold one). One for every estimator, or a
+            dict keyed by estimator name. Defaults to `None` (the saved one).
+        learning_rate: Replaces the saved learning rate (the optimizer's own, when it has
+            one): needed when it was a Python callable, e.g. an optax schedule. A value or a
+            dict keyed by estimator name. Defaults to `None`.
         **dnn_kwargs: `DNN` arguments to override (e.g. `checkpoint_path`); the saved seed and
             `clip_gradients` and `clip_value` are used otherwise.
 
     Raises:
-        CheckpointError: If the file is corrupt, or a layer held a Python callable (a custom
-            activation, a lambda) that a config cannot describe: then rebuild the network in
-            code and call `model.load(model_file)`.
+        CheckpointError: If the file is corrupt, an optimizer or learning rate it could not
+            hold was not passed again (the message says which and how), or a layer held a
+            Python callable (a custom activation, a lambda) that a config cannot describe:
+            then rebuild the network in code and call `model.load(model_file)`.
     """
-    path, outputs, meta = model_io.read_graph(model_file)
+    path, outputs, meta = model_io.read_graph(model_file, optimizer, learning_rate)
     kwargs = {"seed": meta.get("seed"), "clip_gradients": meta.get("clip_gradients", 5.0),
               "clip_value": meta.get("clip_value"), **dnn_kwargs}
     model = DNN(outputs[0] if len(outputs) == 1 else outputs, **kwargs)
+    frozen = meta.get("frozen")
+    if isinstance(frozen, list) and all(isinstance(name, str) for name in frozen):
+        model._set_frozen(set(frozen))  # before loading: the optimizer state's structure
     model.load(path, weights_only=bool(meta.get("weights_only")))
     return model
 

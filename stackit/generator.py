@@ -41,8 +41,8 @@ class SequenceGenerator(DNN):
             `None`.
         seq_maxlen: The number of tokens the network reads. Defaults to `25`.
         clip_gradients: Clip gradients to this global norm; 0 disables. Defaults to `0.0`.
-        tensorboard_verbose: Accepted for tflearn compatibility. Defaults to `0`.
-        tensorboard_dir: Accepted for tflearn compatibility. Defaults to `None`.
+        tensorboard_verbose: TensorBoard logs, as `DNN`'s. Defaults to `None` (none).
+        tensorboard_dir: Folder of the TensorBoard logs, as `DNN`'s. Defaults to `None`.
         checkpoint_path: Prefix of snapshot files (`<prefix>-<step>.npz`). Defaults to `None`.
         max_checkpoints: Snapshots kept under `checkpoint_path`. Defaults to `None` (all).
         session: Another model's `session`, to share its parameter values. Defaults to `None`.
@@ -63,7 +63,7 @@ class SequenceGenerator(DNN):
 
     def __init__(self, network: Tensor | Sequence[Tensor] | Sequence[Layer],
                  dictionary: Mapping[Hashable, int] | None = None, seq_maxlen: int = 25,
-                 clip_gradients: float = 0.0, tensorboard_verbose: int = 0,
+                 clip_gradients: float = 0.0, tensorboard_verbose: int | None = None,
                  tensorboard_dir: str | None = None, checkpoint_path: str | None = None,
                  max_checkpoints: int | None = None, session: Session | None = None, *,
                  best_checkpoint_path: str | None = None, best_val_accuracy: float = 0.0,

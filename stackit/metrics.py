@@ -1,8 +1,9 @@
-"""Metrics by tflearn's names and classes: Accuracy, Top_k, R2.
+"""Metrics: tflearn's Accuracy, Top_k and R2, and Precision, Recall, F1, AUC and
+ConfusionMatrix (from `stackit.classification_metrics`).
 
 A metric accumulates sufficient statistics on the device, one batch at a time, with a mask
-that drops padded samples; `result` turns them into the number shown. So a metric over an
-epoch is exact, not an average of batch averages.
+that drops padded samples; `result` turns them into the value shown. So a metric over an
+epoch is exact, not an average of batch averages. An estimator may track several.
 """
 
 from __future__ import annotations
@@ -13,40 +14,13 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from stackit._metric_base import Metric
+from stackit._metric_base import labels as _labels
 from stackit._registry import configurable, lookup
+from stackit.classification_metrics import AUC, F1, ConfusionMatrix, Precision, Recall
 
-__all__ = ["get", "Metric", "Accuracy", "Top_k", "R2", "accuracy_op", "top_k_op", "r2_op"]
-
-
-class Metric:
-    """Base class: `init() -> stats`, `update(stats, y_pred, y_true, mask) -> stats`, `result`."""
-
-    name = "metric"
-
-    def init(self) -> dict:
-        """Fresh accumulators (distinct buffers, so a jitted step may donate them)."""
-        return {"total": jnp.zeros(()), "count": jnp.zeros(())}
-
-    def per_sample(self, y_pred, y_true) -> jax.Array:
-        """One score per sample; the metric is their mean (subclasses override this or update)."""
-        raise NotImplementedError
-
-    def update(self, stats, y_pred, y_true, mask):
-        scores = self.per_sample(y_pred, y_true).astype(jnp.float32)
-        scores = scores.reshape(scores.shape[0], -1).mean(axis=1)  # (batch, ...) → (batch,)
-        keep = mask > 0
-        return {"total": stats["total"] + jnp.sum(jnp.where(keep, scores, 0.0)),
-                "count": stats["count"] + jnp.sum(jnp.where(keep, 1.0, 0.0))}
-
-    def result(self, stats):
-        return stats["total"] / jnp.maximum(stats["count"], 1.0)
-
-
-def _labels(y_true, y_pred):
-    """Class ids of `y_true`: argmax of one-hot rows shaped like `y_pred`, else integer labels."""
-    if y_true.shape == y_pred.shape:
-        return jnp.argmax(y_true, axis=-1)
-    return y_true.reshape(y_pred.shape[:-1]).astype(jnp.int32)
+__all__ = ["get", "get_all", "Metric", "Accuracy", "Top_k", "R2", "Precision", "Recall", "F1",
+           "AUC", "ConfusionMatrix", "accuracy_op", "top_k_op", "r2_op", "confusion_matrix"]
 
 
 @configurable
@@ -136,7 +110,11 @@ class _FunctionMetric(Metric):
 
 
 _METRICS = {"accuracy": Accuracy, "acc": Accuracy, "default": Accuracy, "top_k": Top_k,
-            "r2": R2}
+            "r2": R2, "precision": Precision, "recall": Recall, "f1": F1, "f1_score": F1,
+            "auc": AUC, "confusion_matrix": ConfusionMatrix}
+
+#: Names a metric may not take: the other values of a history.
+_RESERVED = ("loss", "lr")
 
 
 def get(identifier: str | Metric | Callable | None) -> Metric | None:
@@ -159,6 +137,30 @@ def get(identifier: str | Metric | Callable | None) -> Metric | None:
                     f"Received: metric={identifier!r}.")
 
 
+def get_all(identifier) -> list[Metric]:
+    """The metrics of `regression(metric=...)` / `compile(metrics=...)`: one identifier (as
+    `get`) or a list of them, in order; None, `[]` and None items mean no metric.
+
+    Raises:
+        ValueError: For an unknown name (listing the valid ones), or two metrics with one
+            name (they key the history).
+        TypeError: For an item that is neither a name, a `Metric` nor a callable.
+    """
+    items = list(identifier) if isinstance(identifier, (list, tuple)) else [identifier]
+    found = [metric for metric in map(get, items) if metric is not None]
+    names = [metric.name for metric in found]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"Metrics of one estimator need distinct names; they key the history. "
+                         f"Received twice: {twice}. Pass name=..., e.g. "
+                         f"Top_k(5, name='top5_b').")
+    reserved = [name for name in names if name in _RESERVED]
+    if reserved:
+        raise ValueError(f"A metric may not be named {reserved[0]!r} (a history key of its "
+                         f"own). Pass another name=....")
+    return found
+
+
 def _eval(metric: Metric, y_pred, y_true):
     y_pred, y_true = jnp.asarray(y_pred), jnp.asarray(y_true)
     mask = jnp.ones(y_pred.shape[0])
@@ -178,3 +180,24 @@ def top_k_op(predictions, targets, k: int = 1):
 def r2_op(predictions, targets):
     """R² of `predictions` against `targets` (tflearn's function)."""
     return _eval(R2(), predictions, targets)
+
+
+def confusion_matrix(model, X, Y=None, batch_size: int = 128):
+    """The confusion matrix of a model's predictions on (X, Y): `counts[i, j]` is the number
+    of samples of class `i` predicted as class `j` (counted on the device, batch by batch).
+
+    Args:
+        model: A `DNN` / `Model` / `Sequential` with a classification estimator.
+        X: Inputs, as for `model.evaluate`.
+        Y: Targets, as for `model.evaluate`. Defaults to `None`.
+        batch_size: Defaults to `128`.
+
+    Returns:
+        An int numpy array `(classes, classes)`; for a model with several estimators, a
+        dict of them keyed by the name of each estimator that takes targets.
+    """
+    scores = model.evaluate(X, Y, batch_size, return_dict=True, confusion_matrix=True)
+    names = [head.name for head in model.heads if head.target is not None]
+    if len(model.heads) == 1:
+        return scores["confusion_matrix"]
+    return {name: scores[f"{name}_confusion_matrix"] for name in names}

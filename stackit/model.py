@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +25,7 @@ from stackit._args import (
 from stackit.callbacks.base import Callback, TrainingState
 from stackit.callbacks.progress import default_progress
 from stackit.callbacks.snapshots import Snapshots
+from stackit.callbacks.tensorboard import model_tensorboard
 from stackit.config import capped_epochs, default_seed
 from stackit.engine import (
     DeviceData,
@@ -36,12 +38,13 @@ from stackit.engine import (
     predict_arrays,
     train_batch,
 )
-from stackit.engine.heads import Head, build_optimizer
-from stackit.engine.loop import Position
+from stackit.engine.heads import Head, build_optimizer, match_layers, transplant_state
+from stackit.engine.loop import Position, primary_head
 from stackit.estimator import Regression
 from stackit.feeding import Feeder
 from stackit.layers.base import Layer, ParamRef, Tensor
 from stackit.layers.core import InputData
+from stackit.metrics import ConfusionMatrix, Metric
 from stackit.network import LayerRow, Network, ancestors, connected
 from stackit.session import Session
 
@@ -55,6 +58,14 @@ class History:
     history: dict[str, list[float]]
     epoch: list[int]
 
+    def plot(self, path: str | os.PathLike | None = None,
+             metrics: Sequence[str] | None = None) -> Any:
+        """Draws the learning curves with matplotlib (`pip install 'stackit[plot]'`): see
+        `stackit.plot_history`. Returns the matplotlib `Figure`."""
+        from stackit.plotting import plot_history
+
+        return plot_history(self, path, metrics)
+
 
 class DNN:
     """A trainable model over a graph of layer calls.
@@ -67,9 +78,12 @@ class DNN:
         network: A tensor (e.g. the output of `regression(...)` or of a `merge` of several),
             a list of tensors, or a list of layers (Keras `Sequential`).
         clip_gradients: Clip gradients to this global norm; 0 disables. Defaults to `5.0`.
-        tensorboard_verbose: Accepted for tflearn compatibility (no TensorBoard logs are
-            written). Defaults to `0`.
-        tensorboard_dir: Accepted for tflearn compatibility. Defaults to `None`.
+        tensorboard_verbose: Write TensorBoard logs at this tflearn level (0: loss, metric,
+            validation, learning rate; 2: also weight histograms; see `callbacks.TensorBoard`),
+            into `<tensorboard_dir>/<run_id>`. Needs tensorboardX. Defaults to `None` (no logs
+            unless `tensorboard_dir` is given, then level 0).
+        tensorboard_dir: Folder of the TensorBoard logs; giving it turns them on. Defaults to
+            `None` (`<temp dir>/stackit_logs` when `tensorboard_verbose` is given).
         checkpoint_path: Prefix of snapshot files (`<prefix>-<step>.npz`). Defaults to `None`.
         best_checkpoint_path: Prefix of files written when validation accuracy improves.
             Defaults to `None`.
@@ -93,12 +107,12 @@ class DNN:
     search_estimators = True
 
     def __init__(self, network: Tensor | Sequence[Tensor] | Sequence[Layer],
-                 clip_gradients: float = 5.0, tensorboard_verbose: int = 0,
+                 clip_gradients: float = 5.0, tensorboard_verbose: int | None = None,
                  tensorboard_dir: str | None = None, checkpoint_path: str | None = None,
                  best_checkpoint_path: str | None = None, max_checkpoints: int | None = None,
                  session: Session | None = None, best_val_accuracy: float = 0.0, *,
                  seed: int | None = None, clip_value: float | None = None):
-        del tensorboard_verbose, tensorboard_dir
+        self.tensorboard = model_tensorboard(tensorboard_verbose, tensorboard_dir)
         check_non_negative("clip_gradients", clip_gradients, " (0 disables clipping)")
         if clip_value is not None:
             check_non_negative("clip_value", clip_value, " (0 or None disables clipping)")
@@ -125,6 +139,7 @@ class DNN:
         self.run_target: int | None = None  # the epoch the current/last fit was asked to reach
         self.preprocessing_fitted = False
         self.compiled_with_metrics = False
+        self._frozen_override: dict[str, bool] = {}  # by freeze()/unfreeze(): layer -> frozen
         self.rows: list[LayerRow] = []
         self.steps: Steps | None = None
         self._opt_state: Any = None
@@ -222,21 +237,88 @@ class DNN:
         for name, values in layer_state.items():
             store.layer_state.setdefault(name, values)
 
-    def _compile(self) -> None:
+    def _compile(self, keep_opt_state: bool = False) -> None:
+        """Builds each head's optimizer (fresh state, or the current one carried over where
+        it still fits with `keep_opt_state`) and the compiled steps."""
         params = self._values(self.session.params)
         known = {f"{layer}/{param}" for layer, ps in params.items() for param in ps}
-        frozen = self.net.frozen_layers()
+        frozen = set(self.frozen)
         txs = [build_optimizer(head, self.clip_gradients, params, frozen, known, self.clip_value)
                for head in self.heads]
         for head, tx in zip(self.heads, txs, strict=True):
             head.tx = tx
-        self._opt_state = tuple(tx.init(params) for tx in txs)  # one per head, in head order
+        fresh = tuple(tx.init(params) for tx in txs)  # one per head, in head order
+        self._opt_state = tuple(transplant_state(old, new) for old, new in zip(
+            self._opt_state, fresh, strict=True)) if keep_opt_state else fresh
         scan = not (jax.default_backend() == "cpu" and self.net.scan_slow_on_cpu)
         self.steps = Steps(self.net, self.heads, self._outputs, scan)
 
     def _values(self, store: dict) -> dict:
         names = [row.layer.name for row in self.rows]
         return {n: store[n] for n in names if n in store}
+
+    # -- fine-tuning ---------------------------------------------------------------------------
+    @property
+    def frozen(self) -> tuple[str, ...]:
+        """Names of the layers whose parameters get no updates: those created with
+        `trainable=False`, changed by `freeze` / `unfreeze`."""
+        net: Network | None = getattr(self, "net", None)  # None: a Sequential not built yet
+        if net is None:
+            return ()
+        flags = net.frozen_layers()
+        return tuple(sorted(layer.name for layer in net.layers if layer.name is not None
+                            and self._frozen_override.get(layer.name, layer.name in flags)))
+
+    def freeze(self, *patterns: str) -> list[str]:
+        """Stops training the layers whose names match a glob pattern, e.g.
+        `model.freeze('Conv2D*')`, from the next `fit` on: their parameters get zero updates
+        (and hold no optimizer state); the other parameters keep theirs. Overrides the layers'
+        `trainable=` for this model. A change compiles the training step again at the next
+        `fit`; freezing what is already frozen changes nothing.
+
+        Returns:
+            The names of the layers the patterns matched.
+
+        Raises:
+            ValueError: If a pattern matches no layer with parameters, or during `fit`.
+        """
+        return self._set_trainable(patterns, False, "freeze")
+
+    def unfreeze(self, *patterns: str) -> list[str]:
+        """Trains again the layers whose names match a glob pattern (also those created with
+        `trainable=False`); their optimizer state starts fresh. See `freeze`.
+
+        Returns:
+            The names of the layers the patterns matched.
+
+        Raises:
+            ValueError: If a pattern matches no layer with parameters, or during `fit`.
+        """
+        return self._set_trainable(patterns, True, "unfreeze")
+
+    def _set_trainable(self, patterns: Sequence[str], trainable: bool, action: str) -> list[str]:
+        if self._fit_state is not None and self._fit_state.lr_writer is not None:
+            raise ValueError(f"{action}() changes the compiled training step: call it between "
+                             f"fit() calls, not from a callback.")
+        if not patterns:
+            raise ValueError(f"{action}() needs layer-name patterns, e.g. "
+                             f"model.{action}('Conv2D*').")
+        matches = match_layers(patterns, self._built_state().params, f"{action}()")
+        names = list(dict.fromkeys(n for found in matches.values() for n in found))
+        self._set_frozen({n for n in self.frozen if n not in names} |
+                         (set() if trainable else set(names)))
+        return names
+
+    def _set_frozen(self, names: set[str]) -> None:
+        """Makes exactly `names` frozen; rebuilds the optimizers (keeping the state that still
+        fits) and the steps only when that changes anything."""
+        if set(self.frozen) == set(names):
+            return
+        flags = self.net.frozen_layers()
+        self._frozen_override = {
+            layer.name: layer.name in names for layer in self.net.layers
+            if layer.name is not None and (layer.name in names) != (layer.name in flags)}
+        self._compile(keep_opt_state=True)
 
     @property
     def train_state(self) -> TrainState | None:
@@ -315,15 +397,15 @@ class DNN:
         Args:
             optimizer: Name, `Optimizer` or optax transformation. Defaults to `'adam'`.
             loss: Loss name or callable. Defaults to `'categorical_crossentropy'`.
-            metrics: One metric (name, `Metric` or callable), or a one-element list. Defaults
-                to `None`.
+            metrics: A metric (name, `Metric` or callable) or a list of them, each logged
+                under its name (`['accuracy', 'top_k', stackit.metrics.F1()]`). Defaults to
+                `None`.
             learning_rate: Used when `optimizer` is a name. Defaults to `0.001`.
             **regression_kwargs: Other `Regression` arguments (`batch_size`, ...).
         """
-        if isinstance(metrics, (list, tuple)):
-            if len(metrics) > 1:
-                raise ValueError(f"stackit models track one metric. Received: metrics={metrics!r}.")
-            metrics = metrics[0] if metrics else None
+        if isinstance(metrics, (list, tuple)):  # one metric is kept as it was given
+            metrics = None if not metrics else metrics[0] if len(metrics) == 1 else \
+                tuple(metrics)
         estimator = Regression(optimizer, loss, metrics, learning_rate, **regression_kwargs)
         self.compiled_with_metrics = metrics is not None
         if self._pending is not None:
@@ -439,14 +521,17 @@ class DNN:
         self._fit_preprocessing(x)
         callbacks = callback_list(callbacks)
         progress = default_progress(verbose)
-        metric = next((h.metric for h in heads if h.metric is not None), None)
+        primary = primary_head(heads)
+        scalar_names = tuple(m.name for m in primary.metrics if m.scalar) if primary else ()
         state = TrainingState(
             n_epoch=n_epoch, start_epoch=self.epoch, steps_per_epoch=-(-n // batch_size),
             n_samples=n, batch_size=batch_size, show_metric=show_metric, run_id=run_id,
-            metric_name=metric.name if metric is not None else None,
+            metric_name=scalar_names[0] if scalar_names else None, metric_names=scalar_names,
             epoch=self.epoch, step=int(self._built_state().step), has_validation=val is not None)
         self._fit_state = state
         shuffle = first.shuffle_batches if shuffle is None else shuffle
+        if self.tensorboard is not None:
+            callbacks = [self.tensorboard, *callbacks]
         if self.checkpoint_path or self.best_checkpoint_path:
             callbacks = [Snapshots(), *callbacks]
         for callback in callbacks:
@@ -555,25 +640,67 @@ class DNN:
 
     def get_train_vars(self) -> list[ParamRef]:
         """Handles on every trainable parameter (tflearn's `get_train_vars`)."""
-        frozen = self.net.frozen_layers()
+        frozen = set(self.frozen)
         return [ParamRef(layer, param) for layer, params in self._built_state().params.items()
                 if layer not in frozen for param in params]
 
-    def evaluate(self, X, Y=None, batch_size: int = 128) -> list[float]:
-        """Scores on (X, Y), one per estimator (tflearn's form): its metric, or its mean loss
-        when it has no metric."""
+    def evaluate(self, X, Y=None, batch_size: int = 128, *, return_dict: bool = False,
+                 confusion_matrix: bool = False) -> list | dict:
+        """Scores on (X, Y), computed over every sample (not averaged over batches), without
+        dropout.
+
+        Args:
+            X: Inputs, as for `fit`.
+            Y: Targets, as for `fit`. Defaults to `None`.
+            batch_size: Defaults to `128`.
+            return_dict: Return `{'loss': ..., metric name: ...}` with the names `fit` logs
+                (with several estimators, also `<name>_loss` and `<name>_<metric>` for each).
+                Defaults to `False`: tflearn's list, with each estimator's metrics in order
+                (one score per estimator with one metric), or its mean loss when it has none.
+            confusion_matrix: Also count each estimator's confusion matrix (an int numpy
+                array, rows: true class, columns: predicted class), for the estimators that
+                take targets: under `'confusion_matrix'` in the dict (`'<name>_confusion_
+                matrix'` with several estimators), or appended to the list, one per such
+                estimator. Defaults to `False`.
+
+        Raises:
+            ValueError: For data that does not fit the network, or `confusion_matrix=True`
+                without an estimator that takes targets.
+        """
         check_positive_int("batch_size", batch_size)
         x, y, n = self._data(X, Y)
         batch_size = min(batch_size, n)  # padding beyond the data would only cost memory
         ts = self._built_state()
-        readout = evaluate_arrays(self._built_steps(), ts.params, ts.layer_state,
-                                  DeviceData(x, y, Placement(batch_size)), n, batch_size)
-        scores = []
+        steps = self._built_steps()
+        counted = self._confusion_heads() if confusion_matrix else []
+        # a ConfusionMatrix on top of each counted head's metrics, unless it has one already
+        extra = tuple((head.name, ConfusionMatrix().build(head.output.sample_shape))
+                      for head in counted if _confusion_metric(head.metrics) is None)
+        readout = evaluate_arrays(steps, ts.params, ts.layer_state,
+                                  DeviceData(x, y, Placement(batch_size)), n, batch_size, extra)
+        heads = readout["heads"]
+        matrices = {head.name: heads[head.name][_confusion_metric(steps.metrics_of(
+            head, extra)).name] for head in counted}  # type: ignore[union-attr]
+        if return_dict:
+            scores = {"loss": readout["total"], **readout["metrics"]}
+            if len(self.heads) > 1:
+                scores.update({f"{name}_{key}": value for name, values in heads.items()
+                               for key, value in values.items()})
+            elif counted:
+                scores["confusion_matrix"] = matrices[counted[0].name]
+            return scores
+        listed = []
         for head in self.heads:
-            values = readout["heads"][head.name]
-            name = head.metric.name if head.metric is not None else "loss"
-            scores.append(values[name])
-        return scores
+            values = heads[head.name]
+            listed += [values[m.name] for m in head.metrics] or [values["loss"]]
+        return listed + list(matrices.values())
+
+    def _confusion_heads(self) -> list[Head]:
+        counted = [head for head in self._heads("evaluate") if head.target is not None]
+        if not counted:
+            raise ValueError("evaluate(confusion_matrix=True) needs an estimator that takes "
+                             "targets (regression(placeholder=None) takes none).")
+        return counted
 
     def predict(self, X, batch_size: int = 128):
         """The network's outputs for X (probabilities for a softmax output): one array, or one
@@ -627,20 +754,41 @@ class DNN:
         layer state. Returns the path written."""
         return model_io.save_model(self, model_file, weights_only)
 
-    def load(self, model_file: str, weights_only: bool = False) -> None:
+    def load(self, model_file: str, weights_only: bool = False, strict: bool = True, *,
+             verbose: int = 1) -> model_io.LoadReport:
         """Restores a file written by `save` (or a snapshot). Layers are matched by explicit
         name first, then by position in the graph. With `weights_only`, only the parameters
         and layer state are restored.
 
+        Args:
+            model_file: The file (`.npz` may be left out).
+            weights_only: Restore only parameters and layer state, leaving the optimizer
+                state, step and epoch as they are. Defaults to `False`.
+            strict: All or nothing: every array must fit. With `strict=False` (fine-tuning),
+                every parameter whose layer pairs with one of the file's (explicit name, else
+                the same type in the same order) and whose shape matches is loaded; the others
+                keep their values, and the report lists them. Defaults to `True`.
+            verbose: With `strict=False`, 1 prints the report. Defaults to `1`.
+
+        Returns:
+            A `LoadReport`: what was loaded, what was skipped and why.
+
         Raises:
-            CheckpointError: If the file is corrupt or does not fit this model.
+            CheckpointError: If the file is corrupt or (with `strict=True`) does not fit.
         """
-        model_io.load_model(self, model_file, weights_only)
+        report = model_io.load_model(self, model_file, weights_only, strict)
+        if not strict and verbose:
+            print(report)
+        return report
 
     def snapshot(self, state: TrainingState) -> str | None:
         """Writes the snapshot files that `checkpoint_path`/`best_checkpoint_path` ask for;
         returns the `checkpoint_path` snapshot's path (None without one)."""
         return model_io.write_snapshots(self, state)
+
+
+def _confusion_metric(metrics: Sequence[Metric]) -> ConfusionMatrix | None:
+    return next((m for m in metrics if isinstance(m, ConfusionMatrix)), None)
 
 
 def _check_same_shapes(name: str, ours: dict, theirs: dict) -> None:

@@ -9,21 +9,73 @@ the same process, whose automatic names got new suffixes, loads its own files.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import os
 import warnings
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
-from stackit import checkpoint
+from stackit import checkpoint, optimizers
+from stackit._registry import to_json
 from stackit.callbacks.base import TrainingState
 from stackit.engine import TrainState
 from stackit.engine.loop import Position
+from stackit.estimator import Regression
 from stackit.layers.base import Layer, Tensor, layer_from_config
 
-__all__ = ["save_model", "load_model", "read_graph", "write_snapshots", "newest_snapshot"]
+__all__ = ["save_model", "load_model", "read_graph", "write_snapshots", "newest_snapshot",
+           "LoadReport"]
+
+
+@dataclasses.dataclass
+class LoadReport:
+    """What `model.load` restored; `print(report)` explains it. Names are this model's
+    (`'layer/param'`, and `'layer/name'` for layer state).
+
+    Attributes:
+        path: The file read.
+        loaded: The arrays that took the file's values.
+        missing: Those the file has no counterpart for (new layers): left as they were.
+        mismatched: `(name, shape in the file, shape in this model)` for those whose shape
+            differs (a new head of another size): left as they were.
+        kept: Those of layers created with `restore=False`: left as they were.
+        unused: The file's arrays that nothing in this model took.
+        training_state: Whether the optimizer state, step and epoch were restored too.
+        note: Why they were not, when they were asked for.
+    """
+
+    path: str
+    loaded: list[str] = dataclasses.field(default_factory=list)
+    missing: list[str] = dataclasses.field(default_factory=list)
+    mismatched: list[tuple[str, tuple, tuple]] = dataclasses.field(default_factory=list)
+    kept: list[str] = dataclasses.field(default_factory=list)
+    unused: list[str] = dataclasses.field(default_factory=list)
+    training_state: bool = False
+    note: str = ""
+
+    @property
+    def skipped(self) -> list[str]:
+        """The arrays not loaded because the file lacks them or their shape differs."""
+        return self.missing + [name for name, _, _ in self.mismatched]
+
+    def __str__(self) -> str:
+        total = len(self.loaded) + len(self.skipped) + len(self.kept)
+        what = "with the optimizer state, step and epoch" if self.training_state else \
+            "weights only"
+        lines = [f"Loaded {len(self.loaded)} of {total} arrays from {self.path} ({what})."]
+        lines += [f"  skipped {name}: {theirs} in the file, {ours} in this model"
+                  for name, theirs, ours in self.mismatched]
+        lines += [f"  skipped {name}: not in the file" for name in self.missing]
+        lines += [f"  kept {name}: restore=False" for name in self.kept]
+        lines += [f"  unused in the file: {name}" for name in self.unused]
+        if self.note:
+            lines.append(f"  {self.note}")
+        return "\n".join(lines)
 
 
 def save_model(model, model_file: str, weights_only: bool = False) -> str:
@@ -47,7 +99,8 @@ def save_model(model, model_file: str, weights_only: bool = False) -> str:
             "clip_gradients": model.clip_gradients, "clip_value": model.clip_value,
             "preprocessing_fitted": model.preprocessing_fitted,
             "graph": _graph_config(model),
-            "stored_layers": _stored_layers(model)}
+            "stored_layers": _stored_layers(model),
+            "frozen": list(model.frozen)}
     if not weights_only:
         meta["run_target"] = model.run_target
         if model.position is not None:
@@ -62,17 +115,23 @@ def save_model(model, model_file: str, weights_only: bool = False) -> str:
     return checkpoint.save(_with_ext(model_file), arrays, meta)
 
 
-def load_model(model, model_file: str, weights_only: bool = False) -> None:
-    """Restores a file written by `save_model` into `model`, all or nothing.
+def load_model(model, model_file: str, weights_only: bool = False,
+               strict: bool = True) -> LoadReport:
+    """Restores a file written by `save_model` into `model`, all or nothing; with
+    `strict=False`, every parameter and layer state that pairs with the file's and has its
+    shape (see `_pair_layers`), leaving the rest as they are.
 
     Layers created with `restore=False` keep their current values (tflearn's fine-tuning:
     a new output layer on top of restored features). When the optimizer differs from the one
     saved (e.g. layers frozen for fine-tuning), the model keeps its own optimizer state.
 
+    Returns:
+        A `LoadReport` of what was restored.
+
     Raises:
         ValueError: If `model` is not built yet.
-        CheckpointError: If the file is corrupt or does not fit the model (the message names
-            the first layer that differs).
+        CheckpointError: If the file is corrupt or (strict) does not fit the model (the
+            message names the first layer that differs).
     """
     if not model.built:
         raise ValueError("load() needs a built model: create it with input_data(...) or "
@@ -80,6 +139,14 @@ def load_model(model, model_file: str, weights_only: bool = False) -> None:
     model_file = checkpoint.check_path(model_file, "load")
     path = model_file if os.path.exists(model_file) else _with_ext(model_file)
     arrays, meta = checkpoint.load(path)
+    if not strict:
+        return _load_matching(model, model_file, path, arrays, meta, weights_only)
+    return _load_all(model, model_file, path, arrays, meta, weights_only)
+
+
+def _load_all(model, model_file: str, path: str, arrays: dict, meta: dict,
+              weights_only: bool) -> LoadReport:
+    """`load(strict=True)`: every array is checked before the model changes."""
     if meta.get("weights_only") and not weights_only:
         raise checkpoint.CheckpointError(
             f"{path} holds weights only (no optimizer state or step): load it with "
@@ -99,7 +166,7 @@ def load_model(model, model_file: str, weights_only: bool = False) -> None:
         except checkpoint.CheckpointError as err:
             warnings.warn(f"{path}: the optimizer state does not fit this model's optimizer "
                           f"({err}); parameters, step and epoch are restored, the optimizer "
-                          f"starts afresh.", stacklevel=3)
+                          f"starts afresh.", stacklevel=4)
             opt_state = ts.opt_state
         step, key = _checked_step_and_key(arrays, ts.key, path)
         epoch, run_target, data_rng = _checked_counters(meta, path)
@@ -112,15 +179,89 @@ def load_model(model, model_file: str, weights_only: bool = False) -> None:
         model.epoch, model.run_target, model.position = epoch, run_target, position
         if data_rng is not None:
             model.data_rng.bit_generator.state = data_rng
+    report = LoadReport(path, training_state=not weights_only)
+    for tree in (params, layer_state):
+        for layer, values in tree.items():
+            names = [f"{layer}/{name}" for name in _leaf_names(values)]
+            (report.kept if layer in keep else report.loaded).extend(names)
+    return report
 
 
-def read_graph(model_file: str) -> tuple[str, list[Tensor], dict]:
+def _load_matching(model, model_file: str, path: str, arrays: dict, meta: dict,
+                   weights_only: bool) -> LoadReport:
+    """`load(strict=False)`: everything when the file fits (as `strict=True`), else the
+    parameters and layer state that pair with the file's and have its shapes."""
+    note = ""
+    if not weights_only:
+        try:
+            return _load_all(model, model_file, path, arrays, meta, weights_only=False)
+        except checkpoint.CheckpointError as err:
+            note = (f"The optimizer state, step and epoch were not restored ({err}); the "
+                    f"model keeps its own.")
+    ts = model._built_state()
+    pairs = _pair_layers(_stored_layers(model), meta.get("stored_layers"))
+    keep = frozenset(model.net.kept_layers())
+    report = LoadReport(path, note=note)
+    trees = {}
+    used: set[str] = set()
+    for prefix in ("params", "layer_state"):
+        trees[prefix], found = checkpoint.matching_into_tree(prefix, getattr(ts, prefix),
+                                                             arrays, pairs, keep)
+        report.loaded += found["loaded"]
+        report.missing += found["missing"]
+        report.mismatched += found["mismatched"]
+        report.kept += found["kept"]
+        used.update(found["used"])
+    report.unused = sorted(name.split("/", 1)[1] for name in arrays
+                           if name.split("/")[0] in ("params", "layer_state")
+                           and name not in used)
+    model.train_state = ts._replace(params=trees["params"], layer_state=trees["layer_state"])
+    inputs = {node.name for node in model.net.inputs}
+    skipped_input = any(name.split("/")[0] in inputs for name in report.skipped)
+    model.preprocessing_fitted = model.preprocessing_fitted or (
+        bool(meta.get("preprocessing_fitted", False)) and not skipped_input)
+    return report
+
+
+def _pair_layers(ours: list[list], theirs: list[list] | None) -> dict[str, str]:
+    """The file's layer paired with each of ours, leniently: an explicit name with the same
+    name; the other layers, type by type, the k-th of a type with the file's k-th of that
+    type (not taken by name). Layers without a partner are left out."""
+    if theirs is None:
+        return {name: name for name, _, _ in ours}
+    file_names = {name for name, _, _ in theirs}
+    pairs = {name: name for name, _, explicit in ours if explicit and name in file_names}
+    taken = set(pairs.values())
+    by_type: dict[str, list[str]] = {}
+    for name, kind, _ in theirs:
+        if name not in taken:
+            by_type.setdefault(kind, []).append(name)
+    for name, kind, _ in ours:
+        if name not in pairs and by_type.get(kind):
+            pairs[name] = by_type[kind].pop(0)
+    return pairs
+
+
+def _leaf_names(values: Any) -> list[str]:
+    return [jax.tree_util.keystr(path, simple=True, separator="/")
+            for path, _ in jax.tree_util.tree_leaves_with_path(values)]
+
+
+def read_graph(model_file: str, optimizer: Any = None,
+               learning_rate: Any = None) -> tuple[str, list[Tensor], dict]:
     """Rebuilds the graph a file describes: `(path, output tensors, header)`.
 
+    Args:
+        optimizer: An optimizer for every estimator, or a dict keyed by estimator name,
+            replacing the saved one (needed where it was an optax transformation).
+        learning_rate: The same for the learning rate (needed where it was a callable).
+
     Raises:
-        CheckpointError: If the file is corrupt, or a layer held a Python callable (a custom
-            activation, a lambda) that a config cannot describe: then rebuild the network in
-            code and call `model.load(model_file)`.
+        CheckpointError: If the file is corrupt, an estimator's optimizer or learning rate was
+            a Python object the file could not hold and was not passed again, or a layer held
+            a Python callable (a custom activation, a lambda) that a config cannot describe:
+            then rebuild the network in code and call `model.load(model_file)`.
+        ValueError: If `optimizer` or `learning_rate` names estimators the file lacks.
     """
 
     model_file = checkpoint.check_path(model_file, "load_model")
@@ -133,6 +274,7 @@ def read_graph(model_file: str) -> tuple[str, list[Tensor], dict]:
             f"{path} does not describe its whole architecture (a layer used a Python callable, "
             f"which a config cannot hold). Build the network in code, then call "
             f"model.load({model_file!r}).")
+    configs = _with_passed_again(configs, optimizer, learning_rate, path, model_file)
     try:
         return path, _build_nodes(graph, configs, arrays, path), meta
     except (KeyError, IndexError, TypeError, ValueError) as err:
@@ -338,4 +480,110 @@ def _config_or_none(layer: Layer) -> dict | None:
     try:
         return layer.get_config()
     except TypeError:
-        return None
+        return _estimator_config(layer) if isinstance(layer, Regression) else None
+
+
+# -- optimizers a file cannot hold ----------------------------------------------------------------
+#: The key of the stand-in a config holds for a value it cannot describe.
+UNSAVED = "unsaved"
+
+
+def _estimator_config(layer: Regression) -> dict | None:
+    """The config of an estimator whose optimizer (or only its learning rate, or a field of
+    a stackit optimizer) is a Python object: that value is replaced by `{"unsaved": what it
+    was}`, for `load_model` to ask again. None if another field cannot be described."""
+    config: dict[str, Any] = {"type": type(layer).__name__}
+    for field in dataclasses.fields(layer):
+        value = getattr(layer, field.name)
+        try:
+            config[field.name] = to_json(value, layer, field.name)
+        except TypeError:
+            if field.name == "optimizer":
+                config[field.name] = _optimizer_config(value)
+            elif field.name == "learning_rate":
+                config[field.name] = _unsaved(value)
+            else:
+                return None
+    return config
+
+
+def _optimizer_config(optimizer: Any) -> dict:
+    """A stackit optimizer's config with stand-ins for its callables, or a stand-in."""
+    if not isinstance(optimizer, optimizers.Optimizer):
+        return _unsaved(optimizer)
+    config: dict[str, Any] = {"type": type(optimizer).__name__}
+    for field in dataclasses.fields(optimizer):
+        value = getattr(optimizer, field.name)
+        try:
+            config[field.name] = to_json(value, optimizer, field.name)
+        except TypeError:
+            config[field.name] = _unsaved(value)
+    return config
+
+
+def _unsaved(value: Any) -> dict:
+    if isinstance(value, optax.GradientTransformation):
+        return {UNSAVED: "an optax transformation"}
+    name = getattr(value, "__qualname__", None) or type(value).__name__
+    return {UNSAVED: f"the Python callable {name!r}"}
+
+
+def _is_unsaved(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {UNSAVED}
+
+
+def _with_passed_again(configs: list[dict], optimizer: Any, learning_rate: Any, path: str,
+                       model_file: str) -> list[dict]:
+    """The layer configs with `optimizer` / `learning_rate` put into the estimators' (each
+    a value for all, or a dict keyed by estimator name).
+
+    Raises:
+        ValueError: If a dict names an estimator the file does not have.
+        CheckpointError: If a value the file could not hold is still missing (naming each,
+            and the call that passes it).
+    """
+    names = [config.get("name") for config in configs if config.get("type") == Regression.__name__]
+    for arg, value in (("optimizer", optimizer), ("learning_rate", learning_rate)):
+        if isinstance(value, dict) and set(value) - set(names):
+            raise ValueError(f"load_model: {arg}= names estimators the file does not have: "
+                             f"{sorted(set(value) - set(names))}. Expected some of: {names}.")
+    out, missing = [], []
+    for config in configs:
+        if config.get("type") != Regression.__name__:
+            out.append(config)
+            continue
+        name = config.get("name")
+        config = dict(config)
+        opt = optimizer.get(name) if isinstance(optimizer, dict) else optimizer
+        lr = learning_rate.get(name) if isinstance(learning_rate, dict) else learning_rate
+        if opt is not None:
+            config["optimizer"] = opt
+        if lr is not None:
+            config["learning_rate"] = lr
+            inner = config["optimizer"]
+            if isinstance(inner, dict) and "type" in inner and "learning_rate" in inner:
+                config["optimizer"] = dict(inner, learning_rate=lr)
+        inner = config["optimizer"]
+        if _is_unsaved(inner):
+            missing.append(("optimizer", f"estimator {name!r} was trained with "
+                                         f"{inner[UNSAVED]} as its optimizer"))
+        elif isinstance(inner, dict):
+            for field, value in inner.items():
+                if _is_unsaved(value):
+                    arg = "learning_rate" if field == "learning_rate" else "optimizer"
+                    missing.append((arg, f"estimator {name!r}: the {field} of its "
+                                         f"{inner.get('type')} optimizer was {value[UNSAVED]}"))
+        if _is_unsaved(config["learning_rate"]):
+            missing.append(("learning_rate", f"estimator {name!r}: its learning_rate was "
+                                             f"{config['learning_rate'][UNSAVED]}"))
+        out.append(config)
+    if missing:
+        args = ", ".join(f"{arg}=..." for arg in dict.fromkeys(arg for arg, _ in missing))
+        several = " (a dict keyed by estimator name gives each its own)" if len(names) > 1 \
+            else ""
+        raise checkpoint.CheckpointError(
+            f"{path} holds the model, but a file cannot hold Python objects, so pass these "
+            f"again: {'; '.join(what for _, what in missing)}. Call stackit.load_model("
+            f"{model_file!r}, {args}){several} with the same objects; the optimizer state "
+            f"is then restored too.")
+    return out

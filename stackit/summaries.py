@@ -1,6 +1,6 @@
-"""tflearn's `summaries` module path. stackit writes no TensorBoard logs (progress goes to the
-terminal and to callbacks), so these functions do nothing; each says so once on the `stackit`
-logger. A script that calls them runs unchanged."""
+"""tflearn's `summaries` module path. stackit has no summary ops (its TensorBoard logs come from
+`DNN(tensorboard_verbose=...)` / `callbacks.TensorBoard`), so these functions do nothing; each
+says so once on the `stackit` logger. A script that calls them runs unchanged."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ __all__ = ["monitor_activation", "get_summary", "add_activations_summary",
            "add_gradients_summary", "add_trainable_vars_summary", "add_loss_summaries",
            "summary_exists"]
 
-_WHY = "stackit writes no TensorBoard summaries"
+_WHY = "stackit has no summary ops (TensorBoard logs come from DNN(tensorboard_verbose=...))"
 
 monitor_activation = noop("tflearn.summaries.monitor_activation", _WHY)
 get_summary = noop("tflearn.summaries.get_summary", _WHY)

@@ -13,7 +13,7 @@ def print_summary(model, console: Console | None = None) -> None:
     """Prints one row per layer (name, type, output shape, parameters) and the totals."""
     table = Table(title="Model summary", show_footer=True)
     total = sum(row.n_params for row in model.rows)
-    frozen = model.net.frozen_layers()
+    frozen = set(model.frozen)  # trainable=False, changed by freeze()/unfreeze()
     leaves = jax.tree_util.tree_leaves_with_path(model.train_state.params)
     trainable = sum(leaf.size for path, leaf in leaves  # frozen: any key on the path
                     if not frozen & {getattr(k, "key", None) for k in path})

@@ -162,8 +162,9 @@ def test_get_passes_instances_classes_and_none():
     assert metrics.get(top) is top
     assert type(metrics.get(R2)) is R2
     assert metrics.get(None) is None
-    with pytest.raises(ValueError, match=r"Unknown metric 'f1'.*accuracy.*r2.*top_k"):
-        metrics.get("f1")
+    with pytest.raises(ValueError,
+                       match=r"Unknown metric 'f2'.*accuracy.*auc.*f1.*precision.*r2.*top_k"):
+        metrics.get("f2")
     with pytest.raises(TypeError, match="metric"):
         metrics.get(3)
 

@@ -27,7 +27,13 @@ class TrainingState:
         acc_value: Training metric of the epoch so far (None without a metric).
         val_loss: Validation loss of the last validation (None before it).
         val_acc: Validation metric of the last validation.
-        metric_name: Short name of the metric (e.g. `'acc'`).
+        metric_name: Short name of the metric (e.g. `'acc'`): the first scalar metric of the
+            first estimator with metrics, whose values are `acc_value` and `val_acc`.
+        metric_names: Names of that estimator's scalar metrics (e.g. `('acc', 'top3')`), the
+            metric keys `logs()` can hold (and callbacks may monitor).
+        metrics: `{name: value}` of all that estimator's metrics, for the epoch so far (a
+            numpy array for a per-class metric or a confusion matrix).
+        val_metrics: The same for the last validation.
         has_validation: Whether this `fit` validates (so `val_*` values will be logged).
         samples_per_sec: Training throughput of the epoch so far (None while only the
             compiling first chunk of a `fit` has run).
@@ -53,6 +59,7 @@ class TrainingState:
     batch_size: int
     show_metric: bool = False
     metric_name: str | None = None
+    metric_names: tuple[str, ...] = ()
     run_id: str | None = None
     has_validation: bool | None = None
     start_epoch: int = 0
@@ -69,6 +76,8 @@ class TrainingState:
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     heads: dict[str, dict[str, float | None]] = dataclasses.field(default_factory=dict)
     val_heads: dict[str, dict[str, float | None]] = dataclasses.field(default_factory=dict)
+    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    val_metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
     snapshot_due: bool = False
     interrupted: bool = False
     learning_rates: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -123,11 +132,15 @@ class TrainingState:
         self.lr_writer(lr, list(self.learning_rates) if head is None else [head])
 
     def logs(self) -> dict[str, Any]:
-        """The epoch's numbers as a Keras-style dict (`loss`, `acc`, `val_loss`, `val_acc`,
-        `lr`)."""
+        """The epoch's numbers as a Keras-style dict (`loss`, each metric such as `acc`,
+        `val_loss`, `val_acc`, ..., `lr`)."""
         name = self.metric_name or "acc"
-        logs = {"loss": self.loss_value, name: self.acc_value, "val_loss": self.val_loss,
-                f"val_{name}": self.val_acc, "lr": self.learning_rate}
+        # acc_value / val_acc stay the values of `metric_name` (a callback may set them)
+        train = {**self.metrics, name: self.acc_value}
+        val = {**self.val_metrics, name: self.val_acc}
+        logs = {"loss": self.loss_value, **train, "val_loss": self.val_loss,
+                **{f"val_{key}": value for key, value in val.items()},
+                "lr": self.learning_rate}
         if len(self.heads) > 1:  # several estimators: each one's numbers too, Keras-style
             for prefix, heads in (("", self.heads), ("val_", self.val_heads)):
                 for head, values in heads.items():

@@ -23,15 +23,15 @@ _MODES = ("auto", "min", "max")
 
 
 def log_keys(state: TrainingState) -> list[str]:
-    """The keys `state.logs()` can hold in this fit: `loss`, the metric, their `val_` twins,
-    and `lr` when an optimizer holds a learning rate.
+    """The keys `state.logs()` can hold in this fit: `loss`, the scalar metrics, their `val_`
+    twins, and `lr` when an optimizer holds a learning rate.
 
     The `val_` keys are left out when the state says there is no validation set.
     """
-    name = state.metric_name
-    keys = ["loss"] + ([name] if name else [])
+    names = list(state.metric_names) or ([state.metric_name] if state.metric_name else [])
+    keys = ["loss"] + names
     if state.has_validation is not False:  # None: not known (a state built by hand)
-        keys += ["val_loss"] + ([f"val_{name}"] if name else [])
+        keys += ["val_loss"] + [f"val_{name}" for name in names]
     return keys + (["lr"] if state.learning_rates else [])
 
 

@@ -25,6 +25,35 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+#: Per-class values are shown up to this many classes.
+_MAX_SHOWN_CLASSES = 10
+
+
+def _shown(value) -> str | None:
+    """A metric's text: `0.9650`, `[0.912 0.850 0.771]` for a short per-class vector; None
+    for what does not fit a line (a confusion matrix, many classes)."""
+    if isinstance(value, (int, float)):
+        return _fmt(value)
+    shape = getattr(value, "shape", None)
+    if shape is not None and len(shape) == 1 and shape[0] <= _MAX_SHOWN_CLASSES:
+        return "[" + " ".join(f"{v:.3f}" for v in value) + "]"
+    return None
+
+
+def _metric_parts(state: TrainingState, prefix: str = "") -> list[str]:
+    """`['acc 0.9650', 'top3 0.9990']` (or with `val_`): the metrics of the first estimator
+    with any, those that fit a line."""
+    values = dict(state.val_metrics if prefix else state.metrics)
+    if state.metric_name:  # acc_value / val_acc are its values (a callback may set them)
+        values[state.metric_name] = state.val_acc if prefix else state.acc_value
+    parts = []
+    for name, value in values.items():
+        text = _shown(value) if value is not None else None
+        if text is not None:
+            parts.append(f"{prefix}{name} {text}")
+    return parts
+
+
 def _rate(state: TrainingState) -> str:
     return "-" if state.samples_per_sec is None else f"{state.samples_per_sec:,.0f}"
 
@@ -48,12 +77,11 @@ def epoch_summary(state: TrainingState) -> str:
     parentheses."""
     parts = [f"Epoch {state.epoch}/{state.last_epoch}", f"step {state.step}",
              f"loss {_fmt(state.loss_value)}{_each_loss(state)}"]
-    if state.show_metric and state.acc_value is not None:
-        parts.append(f"{state.metric_name} {_fmt(state.acc_value)}")
+    if state.show_metric:
+        parts += _metric_parts(state)
     if state.val_loss is not None:
         parts.append(f"val_loss {_fmt(state.val_loss)}")
-        if state.val_acc is not None:
-            parts.append(f"val_{state.metric_name} {_fmt(state.val_acc)}")
+        parts += _metric_parts(state, "val_")
     if state.learning_rate is not None:
         parts.append(_lr(state.learning_rate))
     parts.append(f"{_rate(state)} samples/s")
@@ -81,12 +109,11 @@ class ProgressBar(Callback):
 
     def _stats(self, state: TrainingState) -> str:
         text = f"loss {_fmt(state.loss_value)}{_each_loss(state)}"
-        if state.show_metric and state.acc_value is not None:
-            text += f" {state.metric_name} {_fmt(state.acc_value)}"
+        if state.show_metric:
+            text += "".join(f" {part}" for part in _metric_parts(state))
         if state.val_loss is not None:
             text += f" | val_loss {_fmt(state.val_loss)}"
-            if state.val_acc is not None:
-                text += f" val_{state.metric_name} {_fmt(state.val_acc)}"
+            text += "".join(f" {part}" for part in _metric_parts(state, "val_"))
         if state.learning_rate is not None:
             text += f" | {_lr(state.learning_rate)}"
         return text + f" | {_rate(state)} samples/s"

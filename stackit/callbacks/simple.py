@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any
+
+import numpy as np
 
 from stackit.callbacks.base import Callback, TrainingState
 
@@ -18,9 +21,10 @@ class CSVLogger(Callback):
     """Writes one CSV row per epoch: the epoch number, then the epoch's logged values.
 
     The columns are `epoch` (counted over the model's life, as in `History.epoch`) followed by
-    the keys of `state.logs()`, e.g. `epoch,loss,acc,val_loss,val_acc`. The header is written
-    once; each row is flushed as soon as its epoch ends. The file is opened at the first epoch
-    end, so a fit that fails before then leaves an earlier file untouched.
+    the keys of `state.logs()`, e.g. `epoch,loss,acc,val_loss,val_acc` (a per-class metric
+    or a confusion matrix is written as a JSON list). The header is written once; each row
+    is flushed as soon as its epoch ends. The file is opened at the first epoch end, so a fit
+    that fails before then leaves an earlier file untouched.
 
     Example:
         ```python
@@ -64,7 +68,7 @@ class CSVLogger(Callback):
         return writer
 
     def on_epoch_end(self, state: TrainingState) -> None:
-        row = {"epoch": state.epoch, **state.logs()}
+        row = {"epoch": state.epoch, **{k: _cell(v) for k, v in state.logs().items()}}
         if self._writer is None:
             self._writer = self._open(list(row))
         self._writer.writerow(row)
@@ -78,6 +82,14 @@ class CSVLogger(Callback):
         if self._file is not None:
             self._file.close()
         self._file = self._writer = None
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: numbers as they are, an array (a per-class metric, a confusion matrix) as
+    a JSON list on one line, e.g. `[[12, 3], [4, 9]]`."""
+    if isinstance(value, np.ndarray):
+        return json.dumps(value.tolist())
+    return value
 
 
 class LambdaCallback(Callback):

@@ -26,11 +26,12 @@ from stackit.engine.data import (
     n_rows,
     unaliased,
 )
-from stackit.engine.steps import Steps, TrainState
+from stackit.engine.heads import Head
+from stackit.engine.steps import ExtraMetrics, Steps, TrainState, stat_key
 from stackit.learning_rate import get_learning_rate, set_learning_rate
 
 __all__ = ["fit_loop", "Position", "train_batch", "evaluate_arrays", "predict_arrays",
-           "NonFiniteLossError", "STEPS_PER_CHUNK", "REFRESH_SECONDS"]
+           "NonFiniteLossError", "primary_head", "STEPS_PER_CHUNK", "REFRESH_SECONDS"]
 
 # Steps fused into one dispatch when scanning, and the display refresh period.
 STEPS_PER_CHUNK = 32
@@ -42,27 +43,40 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class Readout(dict):
-    """Host values of the accumulators: `total` loss, `metric` of the first head with one, and
-    per head `{'loss': ..., metric name: ...}`; values are None when no sample was seen."""
+    """Host values of the accumulators: `total` loss; `metrics`, `{name: value}` of the first
+    head with metrics, and `metric`, the first scalar one of them; per head `{'loss': ...,
+    metric name: ...}`. Values are floats, numpy arrays for non-scalar metrics (per class, a
+    confusion matrix), or None when no sample was seen."""
 
 
-def read(acc: dict, steps: Steps) -> tuple[Readout, int]:
-    """Reads the accumulators to the host (one sync); returns the readout and the NaN step."""
-    host = jax.device_get(acc)
+def primary_head(heads: Sequence[Head]) -> Head | None:
+    """The head whose metrics are shown and logged under their plain names (`acc`, not
+    `<name>_acc`): the first with any."""
+    return next((head for head in heads if head.metrics), None)
+
+
+def read(acc: dict, steps: Steps, extra: ExtraMetrics = ()) -> tuple[Readout, int]:
+    """Computes the metrics on the device and reads them to the host (one transfer); returns
+    the readout and the NaN step."""
+    host = jax.device_get(steps.results(acc, extra))
     count = float(host["count"])
-    out = Readout(total=None, metric=None, heads={})
+    out = Readout(total=None, metric=None, metrics={}, heads={})
     total = 0.0
     for head in steps.heads:
         stats = host["heads"][head.name]
         loss = float(stats["loss"]) / count if count else None
         entry: dict[str, Any] = {"loss": loss}
-        if head.metric is not None:
-            value = float(head.metric.result(stats["metric"])) if count else None
-            entry[head.metric.name] = value
-            if out["metric"] is None:
-                out["metric"] = value
+        for i, metric in enumerate(steps.metrics_of(head, extra)):
+            value = stats[stat_key(i)]
+            entry[metric.name] = None if not count else \
+                float(value) if metric.scalar else np.asarray(value)
         out["heads"][head.name] = entry
         total += loss or 0.0
+    primary = primary_head(steps.heads)
+    if primary is not None:
+        entry = out["heads"][primary.name]
+        out["metrics"] = {metric.name: entry[metric.name] for metric in primary.metrics}
+        out["metric"] = next((entry[m.name] for m in primary.metrics if m.scalar), None)
     out["total"] = total if count else None
     return out, int(host["nan_step"])
 
@@ -76,14 +90,16 @@ def _stop_on_nan(nan_step: int, where: str = "") -> None:
 
 
 def evaluate_arrays(steps: Steps, params, layer_state, data: DeviceData, n: int,
-                    batch_size: int) -> Readout:
-    """Mean losses and metrics over `n` samples, in padded batches (no recompilation)."""
+                    batch_size: int, extra: ExtraMetrics = ()) -> Readout:
+    """Mean losses and metrics (with `extra` ones) over `n` samples, in padded batches (no
+    recompilation); the accumulators are read once, at the end."""
     chunks, per_chunk = chunk_plan(n, batch_size, STEPS_PER_CHUNK)
-    acc = steps.new_accumulators()
+    acc = steps.new_accumulators(extra)
+    eval_chunk = steps.evaluator(extra)
     for idx in batch_indices(np.arange(n), batch_size, chunks, per_chunk):
         xs, ys, rows = data.chunk(idx)
-        acc, _, _ = steps.eval_chunk((acc, params, layer_state), xs, ys, rows)
-    return read(acc, steps)[0]
+        acc, _, _ = eval_chunk((acc, params, layer_state), xs, ys, rows)
+    return read(acc, steps, extra)[0]
 
 
 def predict_arrays(steps: Steps, params, layer_state, x: dict, batch_size: int) -> list:
@@ -231,13 +247,13 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
             readout = evaluate_arrays(steps, ts.params, ts.layer_state, val_data,
                                       n_rows(val[0]), val_batch_size)
             state.val_loss, state.val_acc = readout["total"], readout["metric"]
-            state.val_heads = readout["heads"]
+            state.val_heads, state.val_metrics = readout["heads"], readout["metrics"]
 
     def refresh(acc, start, done_steps, rate_from):
         readout, nan_step = read(acc, steps)
         _stop_on_nan(nan_step, f" (epoch {state.epoch})")
         state.loss_value, state.acc_value = readout["total"], readout["metric"]
-        state.heads = readout["heads"]
+        state.heads, state.metrics = readout["heads"], readout["metrics"]
         read_learning_rates()
         state.step = int(ts.step)
         state.step_in_epoch = min(done_steps, state.steps_per_epoch)
@@ -273,7 +289,7 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
             for _ in range(n_epoch):
                 state.epoch += 1
                 state.val_loss = state.val_acc = None
-                state.val_heads = {}
+                state.val_heads, state.val_metrics = {}, {}
                 if resume is not None:
                     rng.bit_generator.state = resume.order_rng
                 order_rng = rng.bit_generator.state

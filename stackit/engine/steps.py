@@ -8,6 +8,7 @@ previous one left.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -19,9 +20,20 @@ from jax import lax
 from stackit import activations
 from stackit.engine.heads import Head
 from stackit.layers.base import Tensor
+from stackit.metrics import Metric
 from stackit.network import Network
 
-__all__ = ["TrainState", "Steps"]
+__all__ = ["TrainState", "Steps", "ExtraMetrics", "stat_key"]
+
+#: Metrics evaluated on top of the heads' own, as `(head name, metric)` pairs (hashable, so
+#: each set compiles its own evaluation once), e.g. the confusion matrix of `evaluate`.
+ExtraMetrics = tuple[tuple[str, Metric], ...]
+
+
+def stat_key(i: int) -> str:
+    """The key of a head's `i`-th metric in its accumulators: `'metric'` for the first (as
+    snapshots written before several metrics hold it), `'metric_<i>'` for the others."""
+    return "metric" if i == 0 else f"metric_{i}"
 
 
 class TrainState(NamedTuple):
@@ -54,15 +66,47 @@ class Steps:
         self.train_chunk = jax.jit(self._chunk(self._train_step, scan), donate_argnums=(0,))
         self.eval_chunk = jax.jit(self._chunk(self._eval_step, True))
         self.predict_batch = jax.jit(self._predict)
+        self._compiled: dict[tuple[str, ExtraMetrics], Callable] = {}
+
+    def metrics_of(self, head: Head, extra: ExtraMetrics = ()) -> tuple[Metric, ...]:
+        """The metrics accumulated for `head`: its own, then those of `extra` for it."""
+        return head.metrics + tuple(metric for name, metric in extra if name == head.name)
+
+    def evaluator(self, extra: ExtraMetrics = ()) -> Callable:
+        """The eval chunk accumulating `extra` metrics too (compiled once per `extra`)."""
+        if not extra:
+            return self.eval_chunk
+        return self._cached("eval", extra, lambda: jax.jit(self._chunk(
+            functools.partial(self._eval_step, extra=extra), True)))
+
+    def results(self, acc: dict, extra: ExtraMetrics = ()) -> dict:
+        """The values of the accumulators, computed on the device in one compiled call:
+        `count`, `nan_step` and per head `{'loss': sum, stat_key(i): metric i's result}`."""
+        return self._cached("results", extra, lambda: jax.jit(
+            functools.partial(self._results, extra=extra)))(acc)
+
+    def _cached(self, kind: str, extra: ExtraMetrics, make: Callable[[], Callable]) -> Callable:
+        if (kind, extra) not in self._compiled:
+            self._compiled[kind, extra] = make()
+        return self._compiled[kind, extra]
 
     # -- pure pieces ---------------------------------------------------------------------------
-    def new_accumulators(self) -> dict:
+    def new_accumulators(self, extra: ExtraMetrics = ()) -> dict:
         heads: dict[str, Any] = {}
         for head in self.heads:
             heads[head.name] = {"loss": jnp.zeros(())}
-            if head.metric is not None:
-                heads[head.name]["metric"] = head.metric.init()
+            for i, metric in enumerate(self.metrics_of(head, extra)):
+                heads[head.name][stat_key(i)] = metric.init()
         return {"count": jnp.zeros(()), "nan_step": jnp.full((), -1, jnp.int32), "heads": heads}
+
+    def _results(self, acc: dict, extra: ExtraMetrics) -> dict:
+        heads = {}
+        for head in self.heads:
+            stats = acc["heads"][head.name]
+            heads[head.name] = {"loss": stats["loss"]}
+            for i, metric in enumerate(self.metrics_of(head, extra)):
+                heads[head.name][stat_key(i)] = metric.result(stats[stat_key(i)])
+        return {"count": acc["count"], "nan_step": acc["nan_step"], "heads": heads}
 
     def _evaluate_heads(self, params, layer_state, x, y, mask, heads: Sequence[Head], *,
                         training, key):
@@ -99,11 +143,11 @@ class Steps:
         return results, new_state
 
     @staticmethod
-    def _accumulate(acc_head, head: Head, pred, y_true, loss_sum, mask, finite):
+    def _accumulate(acc_head, metrics: Sequence[Metric], pred, y_true, loss_sum, mask, finite):
         new = dict(acc_head)
         new["loss"] = acc_head["loss"] + jnp.where(finite, loss_sum, 0.0)
-        if head.metric is not None:
-            new["metric"] = head.metric.update(acc_head["metric"], pred, y_true, mask)
+        for i, metric in enumerate(metrics):
+            new[stat_key(i)] = metric.update(acc_head[stat_key(i)], pred, y_true, mask)
         return new
 
     def _train_step(self, carry, x, y, mask):
@@ -128,8 +172,8 @@ class Steps:
             params, opt_states[i], layer_state = self._guarded_update(
                 head.tx, real & finite, grads, params, opt_states[i], layer_state, new_state)
             pred, y_true, loss_sum, _ = result
-            acc["heads"][head.name] = self._accumulate(acc["heads"][head.name], head, pred,
-                                                       y_true, loss_sum, mask, finite)
+            acc["heads"][head.name] = self._accumulate(acc["heads"][head.name], head.metrics,
+                                                       pred, y_true, loss_sum, mask, finite)
             all_finite = all_finite & finite
         ok = real & all_finite
         new_ts = TrainState(params, layer_state, tuple(opt_states),
@@ -165,14 +209,15 @@ class Steps:
             return lax.cond(ok, update, skip, operands)
         return jax.tree.map(lambda a, b: jnp.where(ok, a, b), update(operands), skip(operands))
 
-    def _eval_step(self, carry, x, y, mask):
+    def _eval_step(self, carry, x, y, mask, extra: ExtraMetrics = ()):
         acc, params, layer_state = carry
         results, _ = self._evaluate_heads(params, layer_state, x, y, mask, self.heads,
                                           training=False, key=None)
         acc = {**acc, "heads": dict(acc["heads"]), "count": acc["count"] + jnp.sum(mask)}
         for head, (pred, y_true, loss_sum, _) in zip(self.heads, results, strict=True):
-            acc["heads"][head.name] = self._accumulate(acc["heads"][head.name], head, pred,
-                                                       y_true, loss_sum, mask, True)
+            acc["heads"][head.name] = self._accumulate(
+                acc["heads"][head.name], self.metrics_of(head, extra), pred, y_true, loss_sum,
+                mask, True)
         return acc, params, layer_state
 
     def _predict(self, params, layer_state, x):

@@ -1,5 +1,6 @@
 """tflearn's `helpers.summarizer` module path: the summarize functions do nothing in stackit,
-which writes no TensorBoard logs; each says so once on the `stackit` logger."""
+which has no summary ops (its TensorBoard logs come from `DNN(tensorboard_verbose=...)`); each
+says so once on the `stackit` logger."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from stackit._noop import noop
 __all__ = ["summarize", "summarize_all", "summarize_variables", "summarize_activations",
            "summarize_gradients"]
 
-_WHY = "stackit writes no TensorBoard summaries"
+_WHY = "stackit has no summary ops (TensorBoard logs come from DNN(tensorboard_verbose=...))"
 
 summarize = noop("tflearn.summarize", _WHY)
 summarize_all = noop("tflearn.summarize_all", _WHY)
