@@ -10,6 +10,7 @@
 """
 
 from stackit import (
+                     _compile_cache,
                      activations,
                      callbacks,
                      data_augmentation,
@@ -72,6 +73,8 @@ from stackit.session import Session
 from stackit.variables import get_layer_variables_by_name, get_layer_variables_by_scope
 
 objectives = losses  # tflearn's module name for losses
+
+_compile_cache.enable()  # reruns skip compiling (STACKIT_COMPILATION_CACHE=0 turns it off)
 
 __version__ = "0.1.0"
 
