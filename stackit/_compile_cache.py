@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import jax
 
@@ -34,7 +35,8 @@ def enable() -> str | None:
     setting = os.environ.get(ENV, "").strip()
     if setting.lower() in _OFF:
         return None
-    chosen = jax.config.jax_compilation_cache_dir or os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    config: Any = jax.config  # its flags are attributes mypy cannot see
+    chosen = config.jax_compilation_cache_dir or os.environ.get("JAX_COMPILATION_CACHE_DIR")
     if chosen:
         return str(chosen)
     folder = Path(setting) if setting else default_folder()
@@ -43,6 +45,6 @@ def enable() -> str | None:
     except OSError:
         return None
     jax.config.update("jax_compilation_cache_dir", str(folder))
-    if jax.config.jax_persistent_cache_min_compile_time_secs > MIN_COMPILE_SECONDS:
+    if config.jax_persistent_cache_min_compile_time_secs > MIN_COMPILE_SECONDS:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
     return str(folder)
