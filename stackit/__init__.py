@@ -54,6 +54,7 @@ from stackit.layers import __all__ as _layer_names
 from stackit.layers import math_ops
 from stackit.losses import Loss
 from stackit.metrics import R2, Accuracy, Top_k
+from stackit.mixing import CutMix, Mixup
 from stackit.model import DNN, History
 from stackit.optimizers import (
                      SGD,
@@ -65,11 +66,13 @@ from stackit.optimizers import (
                      Momentum,
                      Nesterov,
                      Optimizer,
+                     ProximalAdaGrad,
                      RMSProp,
 )
 from stackit.plotting import plot_history
 from stackit.sequential import Sequential
 from stackit.session import Session
+from stackit.utils import get_layer_by_name
 from stackit.variables import get_layer_variables_by_name, get_layer_variables_by_scope
 
 objectives = losses  # tflearn's module name for losses
@@ -84,11 +87,11 @@ __all__ = [
     "objectives", "metrics", "optimizers", "regularizers", "variables", "schedules",
     "init_graph", "DNN", "Model", "Sequential", "load_model", "History", "NonFiniteLossError",
     "SGD", "Momentum", "Nesterov", "Adam", "AdamW", "RMSProp", "AdaGrad", "AdaDelta", "Ftrl",
-    "Optimizer",
+    "ProximalAdaGrad", "Optimizer", "get_layer_by_name",
     "Accuracy", "Top_k", "R2", "Loss", "get_layer_variables_by_name",
     "data_preprocessing", "data_augmentation", "ImagePreprocessing", "ImageAugmentation",
     "DataPreprocessing", "DataAugmentation", "Session", "get_layer_variables_by_scope",
-    "math_ops", "utils", "models", "SequenceGenerator", "plot_history",
+    "math_ops", "utils", "models", "SequenceGenerator", "plot_history", "Mixup", "CutMix",
     "linear", "tanh", "sigmoid", "softmax", "softplus", "softsign", "relu", "relu6", "leaky_relu",
     "prelu", "elu", "crelu", "selu",
 ]

@@ -1,5 +1,5 @@
-"""`python -m stackit [--check] [--force] [--epochs N] script.py [args...]`: runs a tflearn
-script unedited on stackit (see docs/porting.md)."""
+"""`python -m stackit [--check] [--force] [--epochs N] [--stand-in-data] script.py [args...]`:
+runs a tflearn script unedited on stackit (see docs/porting.md)."""
 
 import sys
 

@@ -1,5 +1,6 @@
 """optax transformations that optax lacks or computes differently from TensorFlow 1: Adam with
-TensorFlow's placement of epsilon, and FTRL-proximal. `stackit.optimizers` builds on them."""
+TensorFlow's placement of epsilon, FTRL-proximal and proximal AdaGrad. `stackit.optimizers`
+builds on them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["ScaleByTFAdamState", "scale_by_tf_adam", "FtrlState", "ftrl"]
+__all__ = ["ScaleByTFAdamState", "scale_by_tf_adam", "FtrlState", "ftrl", "proximal_adagrad"]
 
 
 class ScaleByTFAdamState(NamedTuple):
@@ -85,5 +86,39 @@ def ftrl(learning_rate: float, learning_rate_power: float = -0.5,
         delta, n, z = ([row[i] for row in rows] for i in range(3))
         return (treedef.unflatten(delta),
                 FtrlState(treedef.unflatten(n), treedef.unflatten(z)))
+
+    return optax.GradientTransformation(init, update)
+
+
+def proximal_adagrad(learning_rate: float, initial_accumulator_value: float = 0.1,
+                     l1: float = 0.0, l2: float = 0.0) -> optax.GradientTransformation:
+    """Proximal AdaGrad (Duchi and Singer's forward-backward splitting) as TensorFlow 1's
+    `ProximalAdagradOptimizer`: `accum += g^2`, `lr_t = lr / sqrt(accum)`,
+    `v = w - lr_t * g`, `w_new = sign(v) * max(|v| - lr_t * l1, 0) / (1 + lr_t * l2)`.
+    With `l1 = l2 = 0` it is AdaGrad. Returns updates `w_new - w`, so it needs `params`.
+    """
+
+    def init(params):
+        return optax.ScaleByRssState(
+            sum_of_squares=jax.tree.map(lambda p: jnp.full_like(p, initial_accumulator_value),
+                                        params))
+
+    def update_one(g, accum, w):
+        accum = accum + g * g
+        lr_t = learning_rate / jnp.sqrt(accum)
+        v = w - lr_t * g
+        shrunk = jnp.sign(v) * jnp.maximum(jnp.abs(v) - lr_t * l1, 0.0) if l1 else v
+        return shrunk / (1.0 + lr_t * l2) - w, accum
+
+    def update(updates, state, params=None):
+        if params is None:
+            raise ValueError("proximal_adagrad needs the current params in "
+                             "update(updates, state, params).")
+        leaves, treedef = jax.tree.flatten(updates)
+        rows = [update_one(g, a, w) for g, a, w in zip(
+            leaves, treedef.flatten_up_to(state.sum_of_squares), treedef.flatten_up_to(params),
+            strict=True)]
+        return (treedef.unflatten([row[0] for row in rows]),
+                optax.ScaleByRssState(sum_of_squares=treedef.unflatten([row[1] for row in rows])))
 
     return optax.GradientTransformation(init, update)

@@ -9,7 +9,7 @@ them; this module holds the code.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import jax.numpy as jnp
@@ -17,7 +17,8 @@ import jax.numpy as jnp
 from stackit._metric_base import Metric, class_ids, keep_mask, n_classes_of, positive_scores
 from stackit._registry import configurable
 
-__all__ = ["Precision", "Recall", "F1", "ConfusionMatrix", "AUC", "AVERAGES"]
+__all__ = ["Precision", "Recall", "F1", "ConfusionMatrix", "AUC", "Prediction_Counts",
+           "AVERAGES"]
 
 #: The `average` values of Precision, Recall and F1.
 AVERAGES = ("macro", "micro", "binary", None)
@@ -195,6 +196,50 @@ class ConfusionMatrix(_ClassCounts):
     @property
     def scalar(self) -> bool:
         return False
+
+    def result(self, stats):
+        return stats["counts"]
+
+
+@configurable
+@dataclasses.dataclass(frozen=True)
+class Prediction_Counts(_ClassCounts):  # noqa: N801 - tflearn's class name
+    """How many samples were predicted as each class: an int array `(classes,)`, per epoch, in
+    the progress line and the history, to see whether a model predicts one class only.
+
+    tflearn's `Prediction_Counts(inner_metric)` printed the counts beside an inner metric. Here
+    the inner metric is tracked as well, under its own name: `metric=Prediction_Counts(
+    Accuracy())` shows `acc` and keeps `prediction_counts`.
+
+    Args:
+        inner_metric: A metric (name, `Metric` or callable) tracked alongside, or None.
+            Defaults to `None`.
+        name: Defaults to `'prediction_counts'`.
+        num_classes: Set from the estimator's output (one unit: 2 classes). Defaults to `None`.
+        threshold: A single output above it means class 1. Defaults to `0.5`.
+    """
+
+    inner_metric: str | Metric | Callable | None = None
+    name: str = "prediction_counts"
+    num_classes: int | None = None
+    threshold: float = 0.5
+
+    def __post_init__(self):
+        self._check_counts_args()
+
+    @property
+    def scalar(self) -> bool:
+        return False
+
+    def init(self) -> dict:
+        return {"counts": jnp.zeros(self._classes(), jnp.int32)}
+
+    def update(self, stats, y_pred, y_true, mask):
+        n = self._classes()
+        pred, _ = class_ids(y_pred, y_true, self.threshold)
+        cell = jnp.where(keep_mask(mask, pred), pred, n)  # n: dropped
+        return {"counts": stats["counts"] + jnp.zeros(n, jnp.int32).at[cell.reshape(-1)].add(
+            1, mode="drop")}
 
     def result(self, stats):
         return stats["counts"]

@@ -45,7 +45,7 @@ import numpy as np
 from stackit._pipeline import StepPipeline
 from stackit._registry import configurable
 
-__all__ = ["DataPreprocessing", "ImagePreprocessing"]
+__all__ = ["DataPreprocessing", "ImagePreprocessing", "SequencePreprocessing"]
 
 # One step of a ZCA whitening matrix is a (features, features) matrix; beyond this many
 # features it would not fit comfortably in memory (8192**2 float64 values are 512 MiB).
@@ -122,7 +122,7 @@ class DataPreprocessing(StepPipeline):
 
     @classmethod
     def _family(cls):
-        return (DataPreprocessing, ImagePreprocessing)
+        return (DataPreprocessing, ImagePreprocessing, SequencePreprocessing)
 
     def __init__(self, name: str = "DataPreprocessing"):
         if not isinstance(name, str):
@@ -413,6 +413,29 @@ class ImagePreprocessing(DataPreprocessing):
             "ImagePreprocessing.add_crop_center is not supported: the network's input shape is "
             "the shape of X. Crop the images beforehand (e.g. X[:, top:top+h, left:left+w]) and "
             f"declare that shape in input_data. Received: shape={shape!r}.")
+
+
+class SequencePreprocessing(DataPreprocessing):
+    """Preprocessing for sequence batches: the steps of `DataPreprocessing` (tflearn's class
+    adds only `sequence_padding`, which it never implemented).
+
+    Args:
+        name: Defaults to `'SequencePreprocessing'`.
+    """
+
+    def __init__(self, name: str = "SequencePreprocessing"):
+        super().__init__(name)
+
+    def sequence_padding(self) -> None:
+        """Not supported (tflearn's raises `NotImplementedError` too).
+
+        Raises:
+            NotImplementedError: Always; pad the sequences before `fit()` with
+                `stackit.data_utils.pad_sequences(X, maxlen=...)`.
+        """
+        raise NotImplementedError(
+            "SequencePreprocessing.sequence_padding is not implemented (nor was it in tflearn): "
+            "pad the sequences before fit() with data_utils.pad_sequences(X, maxlen=...).")
 
 
 def _bool(value: Any, arg: str) -> bool:

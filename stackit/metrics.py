@@ -1,5 +1,5 @@
-"""Metrics: tflearn's Accuracy, Top_k and R2, and Precision, Recall, F1, AUC and
-ConfusionMatrix (from `stackit.classification_metrics`).
+"""Metrics: tflearn's Accuracy, Top_k, R2 and Prediction_Counts, and Precision, Recall, F1,
+AUC and ConfusionMatrix (from `stackit.classification_metrics`).
 
 A metric accumulates sufficient statistics on the device, one batch at a time, with a mask
 that drops padded samples; `result` turns them into the value shown. So a metric over an
@@ -17,10 +17,18 @@ import jax.numpy as jnp
 from stackit._metric_base import Metric
 from stackit._metric_base import labels as _labels
 from stackit._registry import configurable, lookup
-from stackit.classification_metrics import AUC, F1, ConfusionMatrix, Precision, Recall
+from stackit.classification_metrics import (
+    AUC,
+    F1,
+    ConfusionMatrix,
+    Precision,
+    Prediction_Counts,
+    Recall,
+)
 
 __all__ = ["get", "get_all", "Metric", "Accuracy", "Top_k", "R2", "Precision", "Recall", "F1",
-           "AUC", "ConfusionMatrix", "accuracy_op", "top_k_op", "r2_op", "confusion_matrix"]
+           "AUC", "ConfusionMatrix", "Prediction_Counts", "accuracy_op", "top_k_op", "r2_op",
+           "confusion_matrix"]
 
 
 @configurable
@@ -111,7 +119,8 @@ class _FunctionMetric(Metric):
 
 _METRICS = {"accuracy": Accuracy, "acc": Accuracy, "default": Accuracy, "top_k": Top_k,
             "r2": R2, "precision": Precision, "recall": Recall, "f1": F1, "f1_score": F1,
-            "auc": AUC, "confusion_matrix": ConfusionMatrix}
+            "auc": AUC, "confusion_matrix": ConfusionMatrix,
+            "prediction_counts": Prediction_Counts}
 
 #: Names a metric may not take: the other values of a history.
 _RESERVED = ("loss", "lr")
@@ -139,7 +148,8 @@ def get(identifier: str | Metric | Callable | None) -> Metric | None:
 
 def get_all(identifier) -> list[Metric]:
     """The metrics of `regression(metric=...)` / `compile(metrics=...)`: one identifier (as
-    `get`) or a list of them, in order; None, `[]` and None items mean no metric.
+    `get`) or a list of them, in order; None, `[]` and None items mean no metric. A
+    `Prediction_Counts` brings its inner metric just before it.
 
     Raises:
         ValueError: For an unknown name (listing the valid ones), or two metrics with one
@@ -147,7 +157,13 @@ def get_all(identifier) -> list[Metric]:
         TypeError: For an item that is neither a name, a `Metric` nor a callable.
     """
     items = list(identifier) if isinstance(identifier, (list, tuple)) else [identifier]
-    found = [metric for metric in map(get, items) if metric is not None]
+    found: list[Metric] = []
+    for metric in map(get, items):
+        if isinstance(metric, Prediction_Counts):
+            inner = get(metric.inner_metric)  # tracked alongside, as tflearn showed it
+            found += [inner] if inner is not None else []
+        if metric is not None:
+            found.append(metric)
     names = [metric.name for metric in found]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:

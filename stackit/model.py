@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stackit import learning_rate, model_io, weighting
+from stackit import learning_rate, mixing, model_io, weighting
 from stackit._args import (
     alias,
     callback_list,
@@ -427,7 +427,7 @@ class DNN:
             callbacks: Callback | Sequence[Callback] | None = None, *, epochs: int | None = None,
             validation_split: float | None = None, validation_data=None,
             verbose: int = 1, resume: bool = False, sample_weight=None,
-            class_weight=None) -> History:
+            class_weight=None, mix: mixing.Mixup | mixing.CutMix | None = None) -> History:
         """Trains the model: on every batch, each estimator's optimizer takes one step, in the
         order the estimators were created.
 
@@ -462,6 +462,11 @@ class DNN:
                 `sample_weight`. The training loss becomes `sum(w_i l_i) / sum(w_i)` over the
                 epoch; validation and metrics stay unweighted (see docs/training.md).
                 Defaults to `None`.
+            mix: `stackit.Mixup(alpha)` or `stackit.CutMix(alpha)`: every training batch is
+                mixed pairwise inside the compiled step, inputs and targets with one
+                `lam ~ Beta(alpha, alpha)` (see docs/training.md). Evaluation, validation and
+                `predict` never mix. Pass the same `mix` again to `fit(resume=True)`.
+                Defaults to `None`.
 
         Returns:
             A `History` with per-epoch `loss` (the sum over estimators), metric, `val_loss` and
@@ -493,6 +498,8 @@ class DNN:
         check_positive_int("validation_batch_size", val_batch_size)
         if snapshot_step is not None:
             check_positive_int("snapshot_step", snapshot_step)
+
+        mixing.check_mix(mix, self.net.inputs, heads)
 
         x, y, n = self._data(X_inputs, Y_targets)
         y = {**y, **weighting.loss_weights(heads, y, n, sample_weight, class_weight)}
@@ -541,7 +548,7 @@ class DNN:
             batch_size=batch_size, val_batch_size=val_batch_size, shuffle=shuffle,
             callbacks=([progress] if progress else []) + callbacks, state=state,
             snapshot_step=snapshot_step, snapshot_epoch=snapshot_epoch, rng=self.data_rng,
-            sync=self._sync, resume=self.position if resume else None)
+            sync=self._sync, resume=self.position if resume else None, mix=mix)
         return History(state.history, list(range(state.start_epoch + 1, state.epoch + 1)))
 
     def _resume(self, n_epoch: int, say) -> int:
@@ -621,22 +628,24 @@ class DNN:
         self.preprocessing_fitted = True
 
     def fit_batch(self, X_inputs, Y_targets=None, *, sample_weight=None,
-                  class_weight=None) -> float:
+                  class_weight=None, mix: mixing.Mixup | mixing.CutMix | None = None) -> float:
         """One optimizer step (per estimator) on (X, Y) taken as a single batch (tflearn's
         `fit_batch`), for custom training loops. Returns the batch's mean loss (weighted,
-        `sum(w_i l_i) / sum(w_i)`, with `sample_weight` / `class_weight` as in `fit`).
+        `sum(w_i l_i) / sum(w_i)`, with `sample_weight` / `class_weight` as in `fit`; mixed
+        with `mix` as in `fit`).
 
         Raises:
             ValueError: For data that does not fit the network (as `fit`).
             NonFiniteLossError: If the loss is NaN or infinite (the step is skipped).
         """
         x, y, n = self._data(X_inputs, Y_targets)
+        mixing.check_mix(mix, self.net.inputs, self.heads)
         y = weighting.normalized(
             {**y, **weighting.loss_weights(self.heads, y, n, sample_weight, class_weight)})
         x = {k: np.asarray(v) for k, v in x.items()}
         self._fit_preprocessing(x)
         return train_batch(self._built_steps(), self._built_state(), x, y,
-                           lambda ts: setattr(self, "train_state", ts))
+                           lambda ts: setattr(self, "train_state", ts), mix)
 
     def get_train_vars(self) -> list[ParamRef]:
         """Handles on every trainable parameter (tflearn's `get_train_vars`)."""

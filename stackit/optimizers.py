@@ -21,13 +21,19 @@ import optax
 
 from stackit import schedules
 from stackit._registry import configurable
-from stackit._transforms import FtrlState, ScaleByTFAdamState, ftrl, scale_by_tf_adam
+from stackit._transforms import (
+    FtrlState,
+    ScaleByTFAdamState,
+    ftrl,
+    proximal_adagrad,
+    scale_by_tf_adam,
+)
 from stackit.learning_rate import inject_learning_rate
 
 __all__ = [
     "get", "build", "Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "AdamW", "RMSProp",
-    "AdaGrad", "AdaDelta", "Ftrl", "ftrl", "scale_by_tf_adam", "ScaleByTFAdamState", "FtrlState",
-    "decay_mask_2d",
+    "AdaGrad", "ProximalAdaGrad", "AdaDelta", "Ftrl", "ftrl", "scale_by_tf_adam",
+    "ScaleByTFAdamState", "FtrlState", "decay_mask_2d",
 ]
 
 #: A learning rate: a number, or a schedule (a function of the optimizer's step count).
@@ -287,6 +293,33 @@ class AdaGrad(Optimizer, _Decay):
 
 
 @_optimizer
+class ProximalAdaGrad(Optimizer, _Decay):
+    """Proximal AdaGrad as TensorFlow 1's `ProximalAdagradOptimizer`: AdaGrad's step, then the
+    L1 shrinkage and L2 scaling of forward-backward splitting (Duchi and Singer, 2009).
+
+    tflearn's `ProximalAdaGrad(learning_rate, initial_accumulator_value)` built a plain AdaGrad;
+    with the regularization strengths at 0 (the defaults) this is the same update.
+
+    Args:
+        learning_rate: Step size. Defaults to `0.001`.
+        initial_accumulator_value: Starting value of the squared-gradient sum (positive).
+            Defaults to `0.1`.
+        l1_regularization_strength: L1 strength (keyword). Defaults to `0.0`.
+        l2_regularization_strength: L2 strength (keyword). Defaults to `0.0`.
+    """
+
+    initial_accumulator_value: float = 0.1
+    l1_regularization_strength: float = dataclasses.field(default=0.0, kw_only=True)
+    l2_regularization_strength: float = dataclasses.field(default=0.0, kw_only=True)
+    ranges = {"initial_accumulator_value": "(0, inf)", "l1_regularization_strength": "[0, inf)",
+              "l2_regularization_strength": "[0, inf)"}
+
+    def transformation(self, learning_rate):
+        return proximal_adagrad(learning_rate, self.initial_accumulator_value,
+                                self.l1_regularization_strength, self.l2_regularization_strength)
+
+
+@_optimizer
 class AdaDelta(Optimizer, _Decay):
     """AdaDelta (Zeiler, 2012) as TensorFlow 1, with tflearn's defaults.
 
@@ -330,8 +363,8 @@ class Ftrl(Optimizer):
 
 
 _OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adam": Adam,
-               "adamw": AdamW, "rmsprop": RMSProp, "adagrad": AdaGrad, "adadelta": AdaDelta,
-               "ftrl": Ftrl}
+               "adamw": AdamW, "rmsprop": RMSProp, "adagrad": AdaGrad,
+               "proximaladagrad": ProximalAdaGrad, "adadelta": AdaDelta, "ftrl": Ftrl}
 
 
 def get(identifier, learning_rate: LearningRate = 0.001

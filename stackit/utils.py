@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["repeat", "get_incoming_shape"]
+from stackit.layers import naming
+
+__all__ = ["repeat", "get_incoming_shape", "get_layer_by_name"]
 
 
 def repeat(inputs: Any, repetitions: int, layer: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -31,3 +33,30 @@ def get_incoming_shape(incoming: Any) -> list:
         raise TypeError(f"get_incoming_shape: expected a tensor or an array. "
                         f"Received: {type(incoming).__name__}.")
     return list(shape)
+
+
+def get_layer_by_name(name_or_scope: str) -> Any:
+    """The output tensor of the layer called `name_or_scope` (its `name=` or `scope=`, or an
+    automatic name such as `'Conv2D_1'`), as tflearn's `get_layer_by_name`: a layer applied
+    several times (shared with `reuse=True`) gives the list of its outputs, oldest first.
+
+    Example:
+        >>> net = fully_connected(net, 64, name='dense1')
+        >>> get_layer_by_name('dense1') is net
+        True
+
+    Raises:
+        TypeError: If `name_or_scope` is not a string.
+        ValueError: If no layer of the current graph has that name; the message lists some
+            that exist.
+    """
+    if not isinstance(name_or_scope, str):
+        raise TypeError(f"get_layer_by_name: expected a layer name (a string). "
+                        f"Received: name_or_scope={name_or_scope!r}.")
+    found = naming.outputs_of(name_or_scope)
+    if not found:
+        names = naming.layer_names()
+        shown = ", ".join(repr(n) for n in names[-8:]) or "none yet"
+        raise ValueError(f"get_layer_by_name: no layer named {name_or_scope!r} in the current "
+                         f"graph. Layers built last: {shown}.")
+    return found[0] if len(found) == 1 else found

@@ -5,11 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from stackit.layers.base import ParamRef
-from stackit.layers.naming import layers_in_scope, param_names, variable_scope
+from stackit.layers.naming import (
+    layer_names,
+    layers_in_scope,
+    param_names,
+    registered,
+    variable_scope,
+)
 from stackit.session import Session, get_default_session
 
-__all__ = ["get_layer_variables_by_name", "get_layer_variables_by_scope", "get_value",
-           "set_value", "variable_scope"]
+__all__ = ["get_layer_variables_by_name", "get_layer_variables_by_scope", "get_all_variables",
+           "get_all_trainable_variable", "get_value", "set_value", "variable_scope"]
 
 _ORDER = {"W": 0, "b": 1}
 
@@ -41,6 +47,21 @@ def get_layer_variables_by_scope(scope_name: str) -> list[ParamRef]:
         raise ValueError(f"No layer with parameters in scope {scope_name!r}. Build layers "
                          f"inside `with stackit.variable_scope({scope_name!r}):` first.")
     return refs
+
+
+def get_all_variables() -> list[ParamRef]:
+    """Handles on every parameter of every layer built in the current graph, layer by layer in
+    creation order (tflearn's `get_all_variables`; stackit has no other variables)."""
+    return [ref for name in layer_names() if param_names(name)
+            for ref in get_layer_variables_by_name(name)]
+
+
+def get_all_trainable_variable() -> list[ParamRef]:
+    """As `get_all_variables`, without the layers built with `trainable=False` (tflearn's
+    `get_all_trainable_variable`). A model's `freeze` does not change the graph's layers, so
+    it does not change this list."""
+    return [ref for ref in get_all_variables()
+            if getattr(registered(ref.layer), "trainable", True)]
 
 
 def _session(session: Session | None) -> Session:

@@ -162,6 +162,7 @@ def test_residual_network_trains_on_synthetic_images(tmp_path):
     assert np.isfinite(last_epoch_value(output, "loss"))
 
 
+@pytest.mark.slow  # about 20-30 s of CPU each; run with -m slow
 @pytest.mark.parametrize("script, size", [("resnext_cifar10.py", ("--n", "1")),
                                           ("densenet.py", ("--depth", "7"))])
 def test_cifar_block_networks_train_on_synthetic_images(tmp_path, script, size):
@@ -170,6 +171,7 @@ def test_cifar_block_networks_train_on_synthetic_images(tmp_path, script, size):
     assert np.isfinite(last_epoch_value(output, "loss"))
 
 
+@pytest.mark.slow  # about 20-30 s of CPU each; run with -m slow
 def test_residual_bottleneck_network_trains_on_digits(tmp_path):
     output = run_example(tmp_path, "residual_network_mnist.py", epochs=1,
                          STACKIT_EXAMPLE_SAMPLES="256")
@@ -195,6 +197,7 @@ def _fake_aclimdb(data: Path, n_per_class: int = 100, seed: int = 0) -> None:
                 (folder / f"{i}_7.txt").write_text(" ".join(review) + "<br />")
 
 
+@pytest.mark.slow  # about 20-30 s of CPU each; run with -m slow
 @pytest.mark.parametrize("script", ["lstm.py", "dynamic_lstm.py", "bidirectional_lstm.py"])
 def test_imdb_recurrent_examples_train_on_stand_in_reviews(tmp_path, script):
     """The scripts run unedited on stand-in reviews (how well an LSTM learns is tested in

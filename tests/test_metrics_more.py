@@ -242,7 +242,8 @@ def test_get_all_takes_lists_and_refuses_duplicate_or_reserved_names():
         metrics.get_all([Top_k(2, name="loss")])
     with pytest.raises(ValueError, match=r"Unknown metric 'presicion'\. Expected one of: "
                                          r"acc, accuracy, auc, confusion_matrix, default, f1, "
-                                         r"f1_score, precision, r2, recall, top_k"):
+                                         r"f1_score, precision, prediction_counts, r2, recall, "
+                                         r"top_k"):
         metrics.get_all(["acc", "presicion"])
 
 

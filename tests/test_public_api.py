@@ -14,7 +14,8 @@ PACKAGES = ["stackit", "stackit.layers", "stackit.callbacks", "stackit.data_util
             "stackit.activations", "stackit.initializations", "stackit.regularizers",
             "stackit.variables", "stackit.layers.core", "stackit.layers.conv",
             "stackit.layers.normalization", "stackit.layers.estimator", "stackit.layers.base",
-            "stackit.models", "stackit.utils", "stackit.generator", "stackit.schedules"]
+            "stackit.models", "stackit.utils", "stackit.generator", "stackit.schedules",
+            "stackit.mixing"]
 EXPORTS = [(module, name) for module in PACKAGES
            for name in importlib.import_module(module).__all__]
 

@@ -187,8 +187,9 @@ def test_hook_serves_stackit_modules_themselves_and_goes_away():
         assert star["to_categorical"] is stackit.data_utils.to_categorical
         with pytest.raises(ModuleNotFoundError, match="KMeans and RandomForest"):
             import tflearn.estimators  # noqa: F401
-        with pytest.raises(AttributeError, match="tflearn.get_layer_by_name"):
-            tflearn.get_layer_by_name("x")
+        assert tflearn.get_layer_by_name is stackit.get_layer_by_name  # re-exported
+        with pytest.raises(AttributeError, match="tflearn.get_training_mode"):
+            tflearn.get_training_mode()
     assert not installed()
     assert not [name for name in sys.modules if aliases.is_tflearn(name)]
     assert importlib.util.find_spec("tflearn") is None
@@ -300,3 +301,30 @@ def test_examples_table_tool(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| a/ok.py | clean |  |" in out
     assert "| b.py | tensorflow | TensorFlow on 2 lines |" in out
+
+
+def test_examples_tool_run_statuses(tmp_path):
+    spec = importlib.util.spec_from_file_location("run_tflearn_examples",
+                                                  TOOLS / "run_tflearn_examples.py")
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    report = scan_source("import tensorflow as tf\nimport tflearn\n"
+                         "x = tf.reduce_mean(tflearn.input_data([None, 2]))\n"
+                         "t = tflearn.TrainOp(x)\n")
+    state, reason = tool.not_run_status(report)
+    assert state == "needs TensorFlow and a missing API"
+    assert "`tflearn.TrainOp`" in reason and "`tf.reduce_mean`" in reason
+    ok = tool.Run(0, 12.3, "x.py:3: UserWarning: ... returns STAND-IN DATA ...", "")
+    assert tool.run_status("a.py", ok) == ("runs on stand-in data",
+                                          "12 s for one epoch of each fit")
+    assert tool.run_status("a.py", tool.Run(0, 2.0, "", ""))[0] == "runs"
+    assert tool.run_status("a.py", tool.Run(None, 300.0, "", "Epoch 1/1 | step 3 |\n")) == \
+        ("too slow here", "stopped at the 300 s limit after 1 epoch of training, on CPU")
+    missing = "NameError: name 'your_dataset' is not defined"
+    assert tool.run_status("basics/finetuning.py", tool.Run(1, 3.0, missing, ""))[0] == \
+        "needs your data"
+    assert tool.run_status("basics/finetuning.py", tool.Run(1, 3.0, "Other: x", "")) == \
+        ("fails", "Other: x")  # not the known cause: reported as it is
+    assert tool.run_status("a.py", tool.Run(1, 3.0, "Traceback\nValueError: bad", "")) == \
+        ("fails", "ValueError: bad")

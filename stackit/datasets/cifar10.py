@@ -22,6 +22,7 @@ import os
 
 import numpy as np
 
+from stackit.datasets import _standin
 from stackit.datasets._archive import extract_tar
 from stackit.datasets._cifar import finish, read_records
 from stackit.datasets._fetch import RemoteFile, dataset_folder, fetch
@@ -73,6 +74,8 @@ def load_data(
         UnsafeArchiveError: If the archive holds links or paths leaving its folder.
         TypeError: If `dirname` is not a path.
     """
+    if _standin.requested():
+        return _standin.image_sets("cifar10.load_data", "CIFAR-10", (32, 32, 3), 10, one_hot)
     folder = dataset_folder("cifar10", dirname)
     top = folder / TOP
     if not top.is_dir():

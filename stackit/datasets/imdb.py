@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from stackit.datasets import _standin
 from stackit.datasets._archive import _READ_ERRORS, MAX_EXTRACTED_BYTES, _check_member
 from stackit.datasets._cache import read_npz, write_npz
 from stackit.datasets._fetch import (
@@ -264,6 +265,23 @@ def _by_length(x: list[list[int]], y: list[int]) -> tuple[list[list[int]], list[
 Split = tuple[list[list[int]], list[int]]
 
 
+def _standin_reviews(n_words: int, valid_portion: float, maxlen: int | None,
+                     sort_by_len: bool) -> tuple[Split, Split, Split]:
+    """`load_data`'s layout on stand-in reviews (`_standin`), announced by a warning."""
+    n_train, n_test = _standin.sizes()
+    longest = 80 if maxlen is None else max(min(80, maxlen - 1), 1)
+    _standin.warn("imdb.load_data", "the IMDB reviews",
+                  f"{n_train} training and {n_test} test reviews of random word ids",
+                  stacklevel=4)
+    train_x, train_y = _standin.sequences(n_train, n_words, longest, "imdbtrain")
+    n_keep = int(np.round(n_train * (1.0 - valid_portion)))
+    train, valid = (train_x[:n_keep], train_y[:n_keep]), (train_x[n_keep:], train_y[n_keep:])
+    test = _standin.sequences(n_test, n_words, longest, "imdbtest")
+    if sort_by_len:
+        test, valid, train = _by_length(*test), _by_length(*valid), _by_length(*train)
+    return train, valid, test
+
+
 def load_data(
     path: str | os.PathLike[str] | None = "imdb.pkl",
     n_words: int = 100000,
@@ -314,6 +332,8 @@ def load_data(
         UnsafeArchiveError: If the archive holds links or paths leaving its folder.
     """
     _check_args(n_words, valid_portion, maxlen)
+    if _standin.requested():
+        return _standin_reviews(int(n_words), float(valid_portion), maxlen, sort_by_len)
     data = _parsed(_folder(path))
     n_words = int(n_words)
     sets = {}
@@ -352,6 +372,9 @@ def get_word_index(path: str | os.PathLike[str] | None = "imdb.pkl") -> dict[str
     Raises:
         As `load_data`.
     """
+    if _standin.requested():
+        _standin.warn("imdb.get_word_index", "the IMDB word index", "made-up words")
+        return {f"word{i}": i for i in range(INDEX_FROM, INDEX_FROM + 1000)}
     data = _parsed(_folder(path))
     text = data["words"].tobytes().decode("utf-8")
     words = text.split("\n") if text else []

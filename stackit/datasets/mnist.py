@@ -24,6 +24,8 @@ from importlib import resources
 
 import numpy as np
 
+from stackit.datasets import _standin
+from stackit.datasets._batches import DataSet, DataSets
 from stackit.datasets._fetch import (
     ChecksumMismatchError,
     DatasetDownloadError,
@@ -32,7 +34,7 @@ from stackit.datasets._fetch import (
 )
 from stackit.datasets._idx import as_tflearn_layout, load_idx_dataset
 
-__all__ = ["load_data", "load_sample"]
+__all__ = ["load_data", "load_sample", "read_data_sets", "DataSet", "DataSets"]
 
 _URLS = (
     "http://yann.lecun.com/exdb/mnist/",  # official
@@ -102,6 +104,12 @@ def load_data(
         DatasetFormatError: If a file in `data_dir` is truncated or not an MNIST IDX file.
         TypeError: If `data_dir` is not a path.
     """
+    if _standin.requested():
+        n_train, n_test = _standin.sizes()
+        _standin.warn("mnist.load_data", "MNIST", f"the first {n_train} training and {n_test} "
+                      f"test digits of the sample shipped with stackit")
+        x, y, test_x, test_y = load_sample(one_hot=one_hot)
+        return x[:n_train], y[:n_train], test_x[:n_test], test_y[:n_test]
     folder = dataset_folder("mnist", data_dir)
     try:
         return load_idx_dataset(FILES, folder, "MNIST", one_hot)
@@ -137,3 +145,34 @@ def load_sample(one_hot: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarr
         x_test, y_test = data["x_test"], data["y_test"]
     return as_tflearn_layout(x_train, y_train, x_test, y_test, one_hot=one_hot,
                              source=SAMPLE_FILE)
+
+
+#: The training samples `read_data_sets` holds out for validation, as tflearn did.
+VALIDATION_SIZE = 5000
+
+
+def read_data_sets(train_dir: str | os.PathLike[str] | None = None, fake_data: bool = False,
+                   one_hot: bool = False) -> DataSets:
+    """MNIST in tflearn's old layout: `data.train`, `data.validation` and `data.test`, each a
+    `DataSet` with `images`, `labels`, `num_examples` and `next_batch(batch_size)`.
+
+    The data is `load_data`'s (so offline it is the sample shipped with stackit, with a
+    warning). As in tflearn, the first 5,000 training images become the validation set; when
+    the training set is smaller (the offline sample), a twelfth of it does.
+
+    Args:
+        train_dir: As `load_data`'s `data_dir`. Defaults to `None`.
+        fake_data: Not supported (TensorFlow's tutorial option); must be False. Defaults to
+            `False`.
+        one_hot: If true, labels are float32 one-hot rows. Defaults to `False`.
+
+    Raises:
+        ValueError: If `fake_data` is true.
+    """
+    if fake_data:
+        raise ValueError("read_data_sets: fake_data is not supported. For small synthetic data "
+                         f"set {_standin.STANDIN_ENV}=1 (or run with --stand-in-data).")
+    x, y, test_x, test_y = load_data(train_dir, one_hot=one_hot)
+    n_valid = min(VALIDATION_SIZE, len(x) // 12)
+    return DataSets(DataSet(x[n_valid:], y[n_valid:]), DataSet(x[:n_valid], y[:n_valid]),
+                    DataSet(test_x, test_y))

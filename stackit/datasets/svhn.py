@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from stackit.data_utils import to_categorical
+from stackit.datasets import _standin
 from stackit.datasets._fetch import DatasetFormatError, RemoteFile, dataset_folder, fetch
 
 __all__ = ["load_data", "load_extra_data"]
@@ -130,6 +131,10 @@ def load_data(
         DatasetFormatError: If a file is truncated or not an SVHN `.mat` file.
         TypeError: If `data_dir` is not a path.
     """
+    if _standin.requested():
+        (x, y), (test_x, test_y) = _standin.image_sets(
+            "svhn.load_data", "SVHN", (32, 32, 3), 10, one_hot)
+        return x, y, test_x, test_y
     x, y, test_x, test_y = _load(("train_32x32.mat", "test_32x32.mat"), data_dir, one_hot)
     return x, y, test_x, test_y
 
@@ -155,5 +160,7 @@ def load_extra_data(
         DatasetFormatError: If the file is truncated or not an SVHN `.mat` file.
         TypeError: If `data_dir` is not a path.
     """
+    if _standin.requested():
+        return _standin.image_set("svhn.load_extra_data", "SVHN", (32, 32, 3), 10, one_hot)
     x, y = _load(("extra_32x32.mat",), data_dir, one_hot)
     return x, y

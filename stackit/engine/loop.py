@@ -29,6 +29,7 @@ from stackit.engine.data import (
 from stackit.engine.heads import Head
 from stackit.engine.steps import ExtraMetrics, Steps, TrainState, stat_key
 from stackit.learning_rate import get_learning_rate, set_learning_rate
+from stackit.mixing import CutMix, Mixup
 
 __all__ = ["fit_loop", "Position", "train_batch", "evaluate_arrays", "predict_arrays",
            "NonFiniteLossError", "primary_head", "STEPS_PER_CHUNK", "REFRESH_SECONDS"]
@@ -121,14 +122,16 @@ def predict_arrays(steps: Steps, params, layer_state, x: dict, batch_size: int) 
 
 
 def train_batch(steps: Steps, ts: TrainState, x: dict, y: dict,
-                sync: Callable[[TrainState], None]) -> float:
-    """One optimizer step (per head) on all of (x, y) as a single batch; publishes the new
-    state with `sync` (before raising on a non-finite loss) and returns the total mean loss."""
+                sync: Callable[[TrainState], None],
+                mix: Mixup | CutMix | None = None) -> float:
+    """One optimizer step (per head) on all of (x, y) as a single batch (mixed with `mix`, a
+    `Mixup` / `CutMix`, when given); publishes the new state with `sync` (before raising on a
+    non-finite loss) and returns the total mean loss."""
     n = n_rows(x)
     placement = Placement(n)
     ts = placement.replicate(unaliased(ts))
     xs, ys, rows = DeviceData(x, y, placement).chunk(np.arange(n, dtype=np.int32)[None])
-    ts, acc = steps.train_chunk((ts, unaliased(steps.new_accumulators())), xs, ys, rows)
+    ts, acc = steps.trainer(mix)((ts, unaliased(steps.new_accumulators())), xs, ys, rows)
     sync(ts)
     readout, nan_step = read(acc, steps)
     _stop_on_nan(nan_step)
@@ -186,7 +189,8 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
              state: TrainingState, snapshot_step: int | None, snapshot_epoch: bool,
              rng: np.random.Generator,
              sync: Callable[[TrainState, int, Position | None], None],
-             resume: Position | None = None) -> TrainState:
+             resume: Position | None = None,
+             mix: Mixup | CutMix | None = None) -> TrainState:
     """Runs `n_epoch` epochs (the first one finishing a resumed epoch) and returns the final
     training state.
 
@@ -197,6 +201,7 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
             and at the end of each epoch when `snapshot_epoch`); the `Snapshots` callback
             writes it.
         resume: Where a resumed epoch stands (from a mid-epoch snapshot), or None.
+        mix: A `Mixup` / `CutMix` mixing every training batch, or None.
 
     Raises:
         KeyboardInterrupt: After Ctrl-C, once the current dispatch has finished and a snapshot
@@ -205,6 +210,7 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
     """
     x, y = train
     n = n_rows(x)
+    train_chunk = steps.trainer(mix)
     placement = Placement(batch_size)
     ts = placement.replicate(unaliased(ts))
     data = DeviceData(x, y, placement)
@@ -310,7 +316,7 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
                 for c in range(first, chunks):
                     idx = all_idx[c]
                     xs, ys, rows = data.chunk(idx)
-                    ts, acc = steps.train_chunk((ts, acc), xs, ys, rows)
+                    ts, acc = train_chunk((ts, acc), xs, ys, rows)
                     if c == first and state.epoch == state.start_epoch + 1:
                         # the first chunk compiled the step: measure throughput after it
                         jax.block_until_ready(acc)

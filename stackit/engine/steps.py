@@ -3,13 +3,14 @@
 Data are pytrees: `x` maps input names to arrays, `y` maps target keys to arrays. A chunk runs
 several steps in one dispatch (a `lax.scan` over rows of batch indices, -1 marking padding);
 each step gives every head its own optimizer update, in order, each seeing the parameters the
-previous one left.
+previous one left. A train chunk made with a `Mixup` / `CutMix` (`Steps.trainer`) mixes each
+batch first (`stackit.mixing`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -17,7 +18,7 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
-from stackit import activations
+from stackit import activations, mixing
 from stackit.engine.heads import Head
 from stackit.layers.base import Tensor
 from stackit.metrics import Metric
@@ -66,7 +67,10 @@ class Steps:
         self.train_chunk = jax.jit(self._chunk(self._train_step, scan), donate_argnums=(0,))
         self.eval_chunk = jax.jit(self._chunk(self._eval_step, True))
         self.predict_batch = jax.jit(self._predict)
-        self._compiled: dict[tuple[str, ExtraMetrics], Callable] = {}
+        self._compiled: dict[tuple[str, Hashable], Callable] = {}
+        #: Target keys of sparse losses: mixed through the loss, not linearly.
+        self.sparse_targets = frozenset(h.target for h in self.heads if h.target is not None
+                                        and h.loss is not None and h.loss.sparse)
 
     def metrics_of(self, head: Head, extra: ExtraMetrics = ()) -> tuple[Metric, ...]:
         """The metrics accumulated for `head`: its own, then those of `extra` for it."""
@@ -85,7 +89,14 @@ class Steps:
         return self._cached("results", extra, lambda: jax.jit(
             functools.partial(self._results, extra=extra)))(acc)
 
-    def _cached(self, kind: str, extra: ExtraMetrics, make: Callable[[], Callable]) -> Callable:
+    def trainer(self, mix: mixing.Mixup | mixing.CutMix | None = None) -> Callable:
+        """The train chunk, mixing every batch with `mix` first (compiled once per `mix`)."""
+        if mix is None:
+            return self.train_chunk
+        return self._cached("train", mix, lambda: jax.jit(self._chunk(
+            functools.partial(self._train_step, mix=mix), self.scan), donate_argnums=(0,)))
+
+    def _cached(self, kind: str, extra: Hashable, make: Callable[[], Callable]) -> Callable:
         if (kind, extra) not in self._compiled:
             self._compiled[kind, extra] = make()
         return self._compiled[kind, extra]
@@ -108,9 +119,19 @@ class Steps:
                 heads[head.name][stat_key(i)] = metric.result(stats[stat_key(i)])
         return {"count": acc["count"], "nan_step": acc["nan_step"], "heads": heads}
 
+    def _dense_targets(self, y: dict) -> dict:
+        """`y` with the integer labels of `to_one_hot` estimators as one-hot rows."""
+        y = dict(y)
+        for head in self.heads:
+            if head.n_classes and head.target in y:
+                y[head.target] = jax.nn.one_hot(y[head.target], head.n_classes)
+        return y
+
     def _evaluate_heads(self, params, layer_state, x, y, mask, heads: Sequence[Head], *,
-                        training, key):
-        """Runs the graph for `heads`: per head `(pred, y, loss_sum, loss_mean)`, new state."""
+                        training, key, mixed: mixing.MixedBatch | None = None):
+        """Runs the graph for `heads`: per head `(pred, y, loss_sum, loss_mean)`, new state.
+        `y` holds dense targets (`_dense_targets`); with `mixed`, sparse labels mix through
+        the loss."""
         wanted = [h.output for h in heads] + [h.loss_node for h in heads if h.loss_node]
         values, logits, new_state = self.net.apply(params, layer_state, x, training=training,
                                                    key=key, outputs=wanted, mask=mask)
@@ -119,8 +140,6 @@ class Steps:
         results = []
         for head, out in zip(heads, values, strict=False):
             y_true = y.get(head.target) if head.target is not None else None
-            if y_true is not None and head.n_classes:
-                y_true = jax.nn.one_hot(y_true, head.n_classes)
             pred = out
             if head.loss is None:  # a scalar loss tensor of the graph, already a batch mean
                 loss_mean = next(loss_values)
@@ -131,11 +150,17 @@ class Steps:
                     z = logits[self.net.index[id(head.output)]]
                     from_logits = loss.fn if loss.logits_of else loss.stable_fn
                     assert from_logits is not None  # want_logits said the loss has one
-                    per_sample = from_logits(z, y_true)
+                    loss_of = functools.partial(from_logits, z)
                 else:
-                    per_sample = loss.fn(out, y_true)
+                    loss_of = functools.partial(loss.fn, out)
                     if loss.logits_of:  # a linear output read as logits: metrics see probs
                         pred = activations.get(loss.logits_of)(out)
+                per_sample = loss_of(y_true)
+                if mixed is not None and head.target in mixed.partner:
+                    # sparse labels: lam loss(y_a) + (1 - lam) loss(y_b); metrics: the dominant
+                    lam, partner = mixed.lam, mixed.partner[head.target]
+                    per_sample = lam * per_sample + (1.0 - lam) * loss_of(partner)
+                    y_true = jnp.where(lam >= 0.5, y[head.target], partner)
                 weights = y.get(head.weight_key)  # fit(sample_weight=, class_weight=)
                 loss_sum = jnp.sum(per_sample * (mask if weights is None else mask * weights))
                 loss_mean = loss_sum / jnp.maximum(count, 1.0)
@@ -150,9 +175,13 @@ class Steps:
             new[stat_key(i)] = metric.update(acc_head[stat_key(i)], pred, y_true, mask)
         return new
 
-    def _train_step(self, carry, x, y, mask):
+    def _train_step(self, carry, x, y, mask, mix=None):
         ts, acc = carry
         key = ts.key
+        y, mixed = self._dense_targets(y), None
+        if mix is not None:  # its own key: the chain below draws as without mixing
+            mixed = mixing.mix_batch(mixing.step_key(key), x, y, mask, mix, self.sparse_targets)
+            x, y = mixed.x, mixed.y
         params, layer_state, opt_states = ts.params, ts.layer_state, list(ts.opt_state)
         real = jnp.sum(mask) > 0
         all_finite = jnp.bool_(True)
@@ -162,7 +191,8 @@ class Steps:
 
             def objective(p, head=head, layer_state=layer_state, step_key=step_key):
                 results, new_state = self._evaluate_heads(p, layer_state, x, y, mask, [head],
-                                                          training=True, key=step_key)
+                                                          training=True, key=step_key,
+                                                          mixed=mixed)
                 loss_mean = results[0][3]
                 return loss_mean + self.net.penalty(p), (results[0], new_state)
 
@@ -211,8 +241,8 @@ class Steps:
 
     def _eval_step(self, carry, x, y, mask, extra: ExtraMetrics = ()):
         acc, params, layer_state = carry
-        results, _ = self._evaluate_heads(params, layer_state, x, y, mask, self.heads,
-                                          training=False, key=None)
+        results, _ = self._evaluate_heads(params, layer_state, x, self._dense_targets(y), mask,
+                                          self.heads, training=False, key=None)
         acc = {**acc, "heads": dict(acc["heads"]), "count": acc["count"] + jnp.sum(mask)}
         for head, (pred, y_true, loss_sum, _) in zip(self.heads, results, strict=True):
             acc["heads"][head.name] = self._accumulate(

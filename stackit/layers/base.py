@@ -380,7 +380,7 @@ class Tensor:
                              if hasattr(v, "shape")}
         for parent in self.parents:
             parent.children.append(self)
-        naming.register(layer, tuple(self.param_shapes))
+        naming.register(layer, tuple(self.param_shapes), self)
 
     @property
     def sample_shape(self) -> Shape:

@@ -16,11 +16,12 @@ from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["variable_scope", "reset_default_graph", "unique_name", "tflearn_name", "reuse_active",
-           "register", "registered", "layers_in_scope"]
+           "register", "registered", "layers_in_scope", "outputs_of", "layer_names"]
 
 _COUNTS: dict[str, int] = {}
 _LAYERS: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
 _PARAM_NAMES: dict[str, tuple[str, ...]] = {}  # layer name → its parameter names
+_OUTPUTS: dict[str, list[weakref.ref]] = {}  # layer name → its output tensors, oldest first
 
 
 @dataclasses.dataclass
@@ -98,10 +99,27 @@ def reuse_active() -> bool:
     return bool(_SCOPES and _SCOPES[-1].reuse)
 
 
-def register(layer: Any, param_names: tuple[str, ...]) -> None:
-    """Records `layer` as the graph's layer called `layer.name`, with its parameter names."""
+def register(layer: Any, param_names: tuple[str, ...], output: Any = None) -> None:
+    """Records `layer` as the graph's layer called `layer.name`, with its parameter names and
+    (when given) one more output tensor (a shared layer has one per call). Tensors are held
+    weakly, as layers are: the registry never keeps a discarded graph alive."""
+    if _LAYERS.get(layer.name) is not layer:
+        _OUTPUTS.pop(layer.name, None)  # a new layer under a reused name (a new graph)
     _LAYERS[layer.name] = layer
     _PARAM_NAMES[layer.name] = param_names
+    if output is not None:
+        _OUTPUTS.setdefault(layer.name, []).append(weakref.ref(output))
+
+
+def outputs_of(name: str) -> list[Any]:
+    """The live output tensors of the layer called `name`, in creation order (`[]` if none)."""
+    found = [ref() for ref in _OUTPUTS.get(name, [])]
+    return [tensor for tensor in found if tensor is not None]
+
+
+def layer_names() -> list[str]:
+    """Names of the registered layers, in creation order."""
+    return list(_PARAM_NAMES)
 
 
 def registered(name: str) -> Any | None:
@@ -125,3 +143,4 @@ def reset_default_graph() -> None:
     _COUNTS.clear()
     _LAYERS.clear()
     _PARAM_NAMES.clear()
+    _OUTPUTS.clear()

@@ -43,7 +43,10 @@ _SESSIONS = ("it drives TensorFlow sessions; in stackit, regression(...) adds th
              "optimizer and DNN trains them")
 # tflearn modules stackit does not provide, and why (a prefix covers its submodules).
 MISSING_MODULES: dict[str, str] = {
-    "tflearn.estimators": "tflearn's KMeans and RandomForest estimators are not in stackit",
+    "tflearn.estimators": "tflearn's KMeans and RandomForestClassifier wrap TensorFlow's "
+                          "contrib estimators, which stackit does not reimplement; scikit-learn's "
+                          "sklearn.cluster.KMeans and sklearn.ensemble.RandomForestClassifier "
+                          "take the same arrays",
     "tflearn.helpers.trainer": f"Trainer and TrainOp: {_SESSIONS}",
     "tflearn.helpers.evaluator": f"Evaluator: {_SESSIONS}",
     "tflearn.helpers.regularizer": "pass regularizer='L2' and weight_decay= to the layer",
@@ -116,13 +119,16 @@ REEXPORTS: dict[str, dict[str, str]] = {
 
 # Why a tflearn name is absent, by its last component.
 _NAME_HINTS = {
-    "get_layer_by_name": "not yet: stackit does not keep layer outputs by name",
-    "get_training_mode": "a TensorFlow variable; stackit layers get the mode per call",
+    "get_training_mode": "a TensorFlow variable for tf.cond; stackit layers get the mode per "
+                         "call (fit trains; predict and evaluate do not)",
     "Trainer": _SESSIONS, "TrainOp": _SESSIONS, "Evaluator": _SESSIONS,
-    "variable": "TensorFlow variables; write a layer instead (docs/writing_a_layer.md)",
-    "get_all_variables": "TensorFlow variables; use get_layer_variables_by_name",
-    "get_all_trainable_variable": "TensorFlow variables; use get_layer_variables_by_name",
+    "variable": "a free-standing TensorFlow variable; in stackit parameters belong to layers: "
+                "write a layer instead (docs/writing_a_layer.md)",
     "add_weights_regularizer": MISSING_MODULES["tflearn.helpers.regularizer"],
+    "multi_target_data": "stackit feeds one target array per estimator: concatenate the targets "
+                         "(np.concatenate) and feed them under the estimator's name",
+    "SequenceAugmentation": "tflearn's raises NotImplementedError too",
+    "read_data_sets": "only tflearn.datasets.mnist has read_data_sets",
 }
 
 

@@ -30,6 +30,10 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                         help="run even when the scan finds something")
     parser.add_argument("--epochs", type=_positive_int, metavar="N",
                         help="cap the epochs of every fit at N (smoke runs)")
+    parser.add_argument("--stand-in-data", action="store_true",
+                        help="dataset loaders return a few synthetic samples of the right "
+                             "shapes, with a warning (smoke runs without the data; "
+                             "STACKIT_STANDIN_SAMPLES sets how many, 64 by default)")
     parser.add_argument("script", help="the tflearn script")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
     return parser
@@ -54,12 +58,16 @@ def _run(argv: Sequence[str], prog: str) -> int:
             return 1
     from stackit.runner.run import run_script
 
+    if options.stand_in_data:
+        from stackit.datasets._standin import STANDIN_ENV
+
+        os.environ[STANDIN_ENV] = "1"  # read by every stackit.datasets loader
     return run_script(options.script, options.args, epochs=options.epochs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The `stackit` console script: `stackit run [--check] [--force] [--epochs N] script.py
-    [args...]`. Returns the exit status."""
+    """The `stackit` console script: `stackit run [--check] [--force] [--epochs N]
+    [--stand-in-data] script.py [args...]`. Returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "run":
         return _run(argv[1:], "stackit run")
@@ -68,14 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"stackit {__version__}")
         return 0
-    print("usage: stackit run [--check] [--force] [--epochs N] script.py [args ...]\n"
+    print("usage: stackit run [--check] [--force] [--epochs N] [--stand-in-data] script.py "
+          "[args ...]\n"
           "       (stackit run --help for more)", file=sys.stderr)
     return 0 if argv and argv[0] in ("-h", "--help") else 2
 
 
 def module_main(argv: Sequence[str] | None = None) -> int:
-    """`python -m stackit [--check] [--force] [--epochs N] script.py [args...]` (a leading
-    `run` is accepted too). Returns the exit status."""
+    """`python -m stackit [--check] [--force] [--epochs N] [--stand-in-data] script.py
+    [args...]` (a leading `run` is accepted too). Returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "run":
         argv = argv[1:]
