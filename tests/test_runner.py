@@ -317,7 +317,7 @@ def test_examples_tool_run_statuses(tmp_path):
     assert "`tflearn.TrainOp`" in reason and "`tf.reduce_mean`" in reason
     ok = tool.Run(0, 12.3, "x.py:3: UserWarning: ... returns STAND-IN DATA ...", "")
     assert tool.run_status("a.py", ok) == ("runs on stand-in data",
-                                          "12 s for one epoch of each fit")
+                                          "12 s in all, each fit capped at 1 epoch")
     assert tool.run_status("a.py", tool.Run(0, 2.0, "", ""))[0] == "runs"
     assert tool.run_status("a.py", tool.Run(None, 300.0, "", "Epoch 1/1 | step 3 |\n")) == \
         ("too slow here", "stopped at the 300 s limit after 1 epoch of training, on CPU")

@@ -11,7 +11,8 @@ PATH is a tflearn checkout (a folder holding `examples/`) or a bare git mirror o
 With `--run`, every clean script is also run: `python -m stackit --epochs N --stand-in-data
 script.py`, one subprocess each, in a scratch working folder, `--timeout` seconds at most.
 `--stand-in-data` makes stackit's dataset loaders return `--samples` synthetic samples of the
-right shapes (MNIST: the first digits of the sample shipped with stackit), with a warning; the
+right shapes (MNIST: the first digits of the sample shipped with stackit), with a warning
+(`HEAVY` scripts get fewer samples and more time); the
 few scripts that read a text file of their own get a small stand-in text written beside them
 (`STAND_INS`). `--real-data` runs without stand-ins (the loaders download). Headless, the
 matplotlib figures of a script are drawn off screen and `waitforbuttonpress` returns at once.
@@ -78,6 +79,18 @@ STAND_INS = {
     "nlp/lstm_generator_cityname.py": StandIn(files=("US_Cities.txt",)),
     "nlp/lstm_generator_shakespeare.py": StandIn(files=("shakespeare_input.txt",)),
     "nlp/lstm_generator_textfile.py": StandIn(files=("stand_in.txt",), args=("stand_in.txt",)),
+}
+
+#: Scripts that need more time than `--timeout` on a 2-core CPU, and fewer stand-in samples:
+#: (seconds at least, stand-in samples at most). The large ImageNet-style networks compile for
+#: minutes; the character generators train 50 times and write 1,200 characters each time.
+HEAVY = {
+    "images/alexnet.py": (600, 16),
+    "images/googlenet.py": (600, 16),
+    "images/inception_resnet_v2.py": (600, 16),
+    "images/vgg_network.py": (600, 16),
+    "nlp/lstm_generator_shakespeare.py": (1200, 64),
+    "nlp/lstm_generator_textfile.py": (1200, 64),
 }
 
 #: Why a script cannot run anywhere as it is: (status, reason, a text its error must contain).
@@ -178,7 +191,9 @@ def run(script: Path, relative: str, options: argparse.Namespace, scratch: Path)
     stand_in = STAND_INS.get(relative, StandIn()) if not options.real_data else StandIn()
     for name in stand_in.files:
         (work / name).write_text(_stand_in_text())
-    env = dict(os.environ, STACKIT_STANDIN_SAMPLES=str(options.samples), PYTHONUNBUFFERED="1")
+    timeout, samples = HEAVY.get(relative, (options.timeout, options.samples))
+    timeout, samples = max(timeout, options.timeout), min(samples, options.samples)
+    env = dict(os.environ, STACKIT_STANDIN_SAMPLES=str(samples), PYTHONUNBUFFERED="1")
     env.pop("STACKIT_MAX_EPOCHS", None)
     if "matplotlib" in script.read_text(errors="replace"):
         (work / "_headless").mkdir(exist_ok=True)
@@ -191,7 +206,7 @@ def run(script: Path, relative: str, options: argparse.Namespace, scratch: Path)
     start = time.monotonic()
     try:
         done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True,
-                              timeout=options.timeout, check=False)
+                              timeout=timeout, check=False)
     except subprocess.TimeoutExpired as stop:
         out = stop.stdout.decode(errors="replace") if isinstance(stop.stdout, bytes) else ""
         err = stop.stderr.decode(errors="replace") if isinstance(stop.stderr, bytes) else ""
@@ -199,16 +214,17 @@ def run(script: Path, relative: str, options: argparse.Namespace, scratch: Path)
     return Run(done.returncode, time.monotonic() - start, done.stderr, done.stdout)
 
 
-def run_status(relative: str, outcome: Run) -> tuple[str, str]:
-    """(status, reason) of a run, for the run table."""
+def run_status(relative: str, outcome: Run, epochs: int = 1) -> tuple[str, str]:
+    """(status, reason) of a run (every fit capped at `epochs`), for the run table."""
     stand_in = "STAND-IN DATA" in outcome.stderr or relative in STAND_INS
     seconds = f"{outcome.seconds:.0f} s"
     if outcome.returncode == 0:
         what = "runs on stand-in data" if stand_in else "runs"
-        return what, f"{seconds} for one epoch of each fit" + _stand_in_note(relative, outcome)
+        return what, (f"{seconds} in all, each fit capped at {epochs} epoch{'s' * (epochs != 1)}"
+                      + _stand_in_note(relative, outcome))
     if outcome.returncode is None:
-        epochs = len(re.findall(r"^Epoch \d+/\d+ \|", outcome.stdout, flags=re.MULTILINE))
-        done = (f"after {epochs} epoch{'s' * (epochs != 1)} of training" if epochs
+        trained = len(re.findall(r"^Epoch \d+/\d+ \|", outcome.stdout, flags=re.MULTILINE))
+        done = (f"after {trained} epoch{'s' * (trained != 1)} of training" if trained
                 else "before the first epoch ended (built and compiling or training)")
         return "too slow here", f"stopped at the {seconds} limit {done}, on CPU"
     known = KNOWN.get(relative)
@@ -255,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             if options.run:
                 if report.clean:
                     outcome = run(script, relative, options, Path(scratch) / "runs")
-                    state, reason = run_status(relative, outcome)
+                    state, reason = run_status(relative, outcome, options.epochs)
                     if options.verbose:
                         print(f"==== {relative}: exit {outcome.returncode}\n{outcome.stdout}"
                               f"\n{outcome.stderr}", file=sys.stderr)
