@@ -17,7 +17,7 @@ Port of tflearn's examples/images/alexnet.py: only `tflearn` became `stackit`, a
 command-line options were added around the unchanged model:
 
     python examples/alexnet.py                    # the real dataset (downloads about 60 MB once)
-    python examples/alexnet.py --synthetic 64     # 64 random images, to watch it train offline
+    python examples/alexnet.py --synthetic 64     # 64 stand-in images, to watch it train offline
     python examples/alexnet.py --epochs 5         # fewer than the original 1000 epochs
 
 Snapshots are written every 200 steps as model_alexnet-<step>.npz in the current folder.
@@ -28,7 +28,7 @@ from __future__ import division, print_function, absolute_import
 
 import argparse
 
-import numpy as np
+import os
 
 import stackit
 from stackit.layers.core import input_data, dropout, fully_connected
@@ -41,17 +41,15 @@ import stackit.datasets.oxflower17 as oxflower17
 # Port addition: --synthetic N and --epochs (the model below is tflearn's, unchanged).
 parser = argparse.ArgumentParser(description="AlexNet on Oxford's 17 Category Flowers.")
 parser.add_argument("--synthetic", type=int, metavar="N", default=0,
-                    help="train on N (at least 10) random 227x227x3 images in 17 classes "
+                    help="train on N (at least 10) stand-in 227x227x3 images in 17 classes "
                          "instead of the real dataset (no download)")
 parser.add_argument("--epochs", type=int, default=1000, help="epochs (default: 1000)")
 args = parser.parse_args()
 
-if args.synthetic:
-    rng = np.random.default_rng(0)
-    X = rng.random((args.synthetic, 227, 227, 3), dtype=np.float32)
-    Y = stackit.data_utils.to_categorical(rng.integers(0, 17, args.synthetic), 17)
-else:
-    X, Y = oxflower17.load_data(one_hot=True, resize_pics=(227, 227))
+if args.synthetic:  # port addition: stackit's stand-in data, no download
+    os.environ["STACKIT_STANDIN_DATA"] = "1"
+    os.environ["STACKIT_STANDIN_SAMPLES"] = str(args.synthetic)
+X, Y = oxflower17.load_data(one_hot=True, resize_pics=(227, 227))
 
 # Building 'AlexNet'
 network = input_data(shape=[None, 227, 227, 3])

@@ -15,7 +15,7 @@ Port of tflearn's examples/images/densenet.py: only `tflearn` became `stackit`, 
 command-line options were added around the unchanged model:
 
     python examples/densenet.py                 # real CIFAR-10 (170 MB once)
-    python examples/densenet.py --synthetic 64  # random images, offline
+    python examples/densenet.py --synthetic 64  # stand-in images, offline
     python examples/densenet.py --synthetic 64 --epochs 1 --depth 7  # smaller and shorter
 """
 
@@ -24,13 +24,13 @@ from __future__ import division, print_function, absolute_import
 
 import argparse
 
-import numpy as np
+import os
 
 # Port addition: --synthetic N and --epochs.
 parser = argparse.ArgumentParser(description="A DenseNet on CIFAR-10.")
 parser.add_argument("--synthetic", type=int, metavar="N", default=0,
-                    help="train on N random 32x32x3 images (and N/4 for validation) instead "
-                         "of the real dataset (no download)")
+                    help="train on N stand-in 32x32x3 images (stackit.datasets stand-in data) "
+                         "instead of the real dataset (no download)")
 parser.add_argument("--epochs", type=int, default=200, help="epochs (default: 200)")
 parser.add_argument("--depth", type=int, default=40, help="depth L (default: 40)")
 args = parser.parse_args()
@@ -46,14 +46,10 @@ nb_layers = int((L - 4) / 3)
 
 # Data loading
 from stackit.datasets import cifar10
-if args.synthetic:  # port addition
-    rng = np.random.default_rng(0)
-    X = rng.random((args.synthetic, 32, 32, 3), dtype=np.float32)
-    Y = np.arange(args.synthetic) % 10
-    testX = rng.random((max(1, args.synthetic // 4), 32, 32, 3), dtype=np.float32)
-    testY = np.arange(len(testX)) % 10
-else:
-    (X, Y), (testX, testY) = cifar10.load_data()
+if args.synthetic:  # port addition: stackit's stand-in data, no download
+    os.environ["STACKIT_STANDIN_DATA"] = "1"
+    os.environ["STACKIT_STANDIN_SAMPLES"] = str(args.synthetic)
+(X, Y), (testX, testY) = cifar10.load_data()
 Y = stackit.data_utils.to_categorical(Y)
 testY = stackit.data_utils.to_categorical(testY)
 

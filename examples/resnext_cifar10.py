@@ -15,7 +15,7 @@ Port of tflearn's examples/images/resnext_cifar10.py: only `tflearn` became `sta
 command-line options were added around the unchanged model:
 
     python examples/resnext_cifar10.py                 # real CIFAR-10 (170 MB once)
-    python examples/resnext_cifar10.py --synthetic 64  # random images, offline
+    python examples/resnext_cifar10.py --synthetic 64  # stand-in images, offline
     python examples/resnext_cifar10.py --synthetic 64 --epochs 1 --n 1  # smaller and shorter
 """
 
@@ -24,13 +24,13 @@ from __future__ import division, print_function, absolute_import
 
 import argparse
 
-import numpy as np
+import os
 
 # Port addition: --synthetic N and --epochs.
 parser = argparse.ArgumentParser(description="A ResNeXt on CIFAR-10.")
 parser.add_argument("--synthetic", type=int, metavar="N", default=0,
-                    help="train on N random 32x32x3 images (and N/4 for validation) instead "
-                         "of the real dataset (no download)")
+                    help="train on N stand-in 32x32x3 images (stackit.datasets stand-in data) "
+                         "instead of the real dataset (no download)")
 parser.add_argument("--epochs", type=int, default=200, help="epochs (default: 200)")
 parser.add_argument("--n", type=int, default=5, help="blocks per stage (default: 5)")
 args = parser.parse_args()
@@ -43,14 +43,10 @@ n = args.n  # port addition: --n (tflearn: 5)
 
 # Data loading
 from stackit.datasets import cifar10
-if args.synthetic:  # port addition
-    rng = np.random.default_rng(0)
-    X = rng.random((args.synthetic, 32, 32, 3), dtype=np.float32)
-    Y = np.arange(args.synthetic) % 10
-    testX = rng.random((max(1, args.synthetic // 4), 32, 32, 3), dtype=np.float32)
-    testY = np.arange(len(testX)) % 10
-else:
-    (X, Y), (testX, testY) = cifar10.load_data()
+if args.synthetic:  # port addition: stackit's stand-in data, no download
+    os.environ["STACKIT_STANDIN_DATA"] = "1"
+    os.environ["STACKIT_STANDIN_SAMPLES"] = str(args.synthetic)
+(X, Y), (testX, testY) = cifar10.load_data()
 Y = stackit.data_utils.to_categorical(Y)
 testY = stackit.data_utils.to_categorical(testY)
 
