@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from stackit.engine.heads import Head
 
 __all__ = ["Mixup", "CutMix", "MixedBatch", "mix_batch", "pair_rows", "step_key", "check_mix",
-           "beta_symmetric"]
+           "beta_symmetric", "mix_config", "mix_from_config"]
 
 #: Folded into a step's PRNG key to give its mixing key (the key chain itself is untouched,
 #: so dropout and augmentation draw the same numbers with or without mixing).
@@ -311,3 +311,29 @@ def check_mix(mix: Any, inputs: Iterable[Any], heads: Sequence[Head]) -> None:
                              f"with. Train without mix=.")
     mix.check_inputs({node.name: (tuple(node.layer.shape), str(node.layer.dtype))
                       for node in inputs})
+
+
+def mix_config(mix: Mixup | CutMix | None) -> dict | None:
+    """`{'type': 'Mixup', 'alpha': ..., 'prob': ...}` for a checkpoint's header; None for None."""
+    if mix is None:
+        return None
+    return {"type": type(mix).__name__, **dataclasses.asdict(mix)}
+
+
+def mix_from_config(config: Any, where: str) -> Mixup | CutMix | None:
+    """The `Mixup` / `CutMix` that `mix_config` described; None for None.
+
+    Raises:
+        ValueError: If `config` describes neither (`where` names the file in the message).
+    """
+    if config is None:
+        return None
+    kinds = {"Mixup": Mixup, "CutMix": CutMix}
+    if not isinstance(config, dict) or config.get("type") not in kinds \
+            or set(config) != {"type", "alpha", "prob"}:
+        raise ValueError(f"{where}: mix must be {{'type': 'Mixup' or 'CutMix', 'alpha': ..., "
+                         f"'prob': ...}}. Received: {config!r}.")
+    try:
+        return kinds[config["type"]](alpha=config["alpha"], prob=config["prob"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{where}: mix: {err}") from None

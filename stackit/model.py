@@ -137,6 +137,7 @@ class DNN:
         self.epoch = 0
         self.position: Position | None = None  # inside an unfinished epoch (mid-epoch snapshot)
         self.run_target: int | None = None  # the epoch the current/last fit was asked to reach
+        self.run_mix: mixing.Mixup | mixing.CutMix | None = None  # the current/last fit's mix
         self.preprocessing_fitted = False
         self.compiled_with_metrics = False
         self._frozen_override: dict[str, bool] = {}  # by freeze()/unfreeze(): layer -> frozen
@@ -465,7 +466,8 @@ class DNN:
             mix: `stackit.Mixup(alpha)` or `stackit.CutMix(alpha)`: every training batch is
                 mixed pairwise inside the compiled step, inputs and targets with one
                 `lam ~ Beta(alpha, alpha)` (see docs/training.md). Evaluation, validation and
-                `predict` never mix. Pass the same `mix` again to `fit(resume=True)`.
+                `predict` never mix. Snapshots record it: `fit(resume=True)` goes on
+                with it (passing a different one is an error).
                 Defaults to `None`.
 
         Returns:
@@ -521,8 +523,10 @@ class DNN:
             n_epoch = self._resume(n_epoch, say)
             if n_epoch == 0:
                 return History({}, [])
+            mix = self._resumed_mix(mix, say)
         else:
             self.position, self.run_target = None, self.epoch + n_epoch
+        self.run_mix = mix
         if show_metric is None:
             show_metric = self.compiled_with_metrics
         self._fit_preprocessing(x)
@@ -575,6 +579,22 @@ class DNN:
         say(f"Resuming from {newest} (step {int(self._built_state().step)}{where}), up to "
             f"epoch {target}.")
         return target - self.epoch
+
+    def _resumed_mix(self, mix, say):
+        """The mix a resumed run continues with: the snapshot's when `fit` gets none.
+
+        Raises:
+            ValueError: If `mix` differs from the one the snapshot was trained with.
+        """
+        if mix is None and self.run_mix is not None:
+            say(f"Resuming with the snapshot's mix={self.run_mix!r}.")
+            return self.run_mix
+        if mix is not None and self.run_mix is not None and mix != self.run_mix:
+            raise ValueError(f"fit(resume=True, mix={mix!r}): the snapshot was trained with "
+                             f"mix={self.run_mix!r}, and a resumed run continues as it began. "
+                             f"Pass the same mix, or none to take the snapshot's; to change "
+                             f"it, fit again without resume=True.")
+        return mix
 
     def _sync(self, ts: TrainState, epoch: int, position: Position | None) -> None:
         self.train_state = ts

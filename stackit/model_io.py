@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from stackit import checkpoint, optimizers
+from stackit import checkpoint, mixing, optimizers
 from stackit._registry import to_json
 from stackit.callbacks.base import TrainingState
 from stackit.engine import TrainState
@@ -103,6 +103,8 @@ def save_model(model, model_file: str, weights_only: bool = False) -> str:
             "frozen": list(model.frozen)}
     if not weights_only:
         meta["run_target"] = model.run_target
+        if model.run_mix is not None:
+            meta["mix"] = mixing.mix_config(model.run_mix)
         if model.position is not None:
             pos = model.position
             meta["position"] = {"steps_done": pos.steps_done, "batch_size": pos.batch_size,
@@ -172,11 +174,16 @@ def _load_all(model, model_file: str, path: str, arrays: dict, meta: dict,
         epoch, run_target, data_rng = _checked_counters(meta, path)
         new = TrainState(params, layer_state, opt_state, step, key)
         position = _read_position(model, meta, arrays, path)
+        try:
+            run_mix = mixing.mix_from_config(meta.get("mix"), path)
+        except ValueError as err:
+            raise checkpoint.CheckpointError(str(err)) from None
     # every array and field was read and checked above: only now does the model change
     model.train_state = new
     model.preprocessing_fitted = bool(meta.get("preprocessing_fitted", False))
     if not weights_only:
         model.epoch, model.run_target, model.position = epoch, run_target, position
+        model.run_mix = run_mix
         if data_rng is not None:
             model.data_rng.bit_generator.state = data_rng
     report = LoadReport(path, training_state=not weights_only)

@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 import stackit
-from stackit import mixing
+from stackit import checkpoint, mixing
 from stackit.data_utils import to_categorical
 from stackit.layers import fully_connected, input_data, merge, regression
 
@@ -245,12 +245,14 @@ def _resume_model(path):
     return stackit.DNN(net, checkpoint_path=path, seed=3)
 
 
-def _resume_fit(model, **kwargs):
+MIX = stackit.Mixup(0.3)
+
+
+def _resume_fit(model, mix=MIX, **kwargs):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(396, 6)).astype(np.float32)  # 50 steps an epoch, the last one short
     y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 396)]
-    return model.fit(x, y, n_epoch=2, snapshot_step=20, verbose=0, mix=stackit.Mixup(0.3),
-                     **kwargs)
+    return model.fit(x, y, n_epoch=2, snapshot_step=20, verbose=0, mix=mix, **kwargs)
 
 
 def _leaves(model):
@@ -267,10 +269,27 @@ def test_resume_with_mixup_is_bitwise(tmp_path):
     (tmp_path / "again").mkdir()
     shutil.copy(first, tmp_path / "again")
     resumed = _resume_model(str(tmp_path / "again" / "m"))
-    again = _resume_fit(resumed, resume=True)
+    with pytest.raises(ValueError, match=r"trained with mix=Mixup\(alpha=0.3"):
+        _resume_fit(resumed, mix=stackit.Mixup(0.4), resume=True)
+    again = _resume_fit(resumed, mix=None, resume=True)  # the snapshot's Mixup(0.3)
+    assert resumed.run_mix == stackit.Mixup(0.3)
     for mine, theirs in zip(_leaves(resumed), _leaves(full), strict=True):
         np.testing.assert_array_equal(mine, theirs)
     assert again.history["loss"] == pytest.approx(history.history["loss"], rel=1e-6)
+
+
+def test_a_snapshot_with_a_bad_mix_is_refused(tmp_path):
+    model = _resume_model(str(tmp_path / "m"))
+    _resume_fit(model, mix=stackit.Mixup(0.5))
+    path = model.save(str(tmp_path / "saved"))
+    arrays, meta = checkpoint.load(path)
+    meta["mix"] = {"type": "Mixup", "alpha": -1.0, "prob": 1.0}
+    checkpoint.save(str(tmp_path / "bad.npz"), arrays, meta)
+    fresh = _resume_model(str(tmp_path / "other"))
+    with pytest.raises(checkpoint.CheckpointError, match="alpha must be a finite number > 0"):
+        fresh.load(str(tmp_path / "bad.npz"))
+    fresh.load(path)
+    assert fresh.run_mix == stackit.Mixup(0.5)
 
 
 # ------------------------------------------------------------------------------ checks
