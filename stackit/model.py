@@ -438,8 +438,10 @@ class DNN:
             Y_targets: Targets: an array (one estimator), a list in estimator order, or a dict
                 keyed by estimator / placeholder name. None when no estimator takes targets.
             n_epoch: Epochs to run (Keras: `epochs`). Defaults to `10`.
-            validation_set: A fraction of the data held out (taken from the end), or an
-                `(X, Y)` pair (Keras: `validation_split` / `validation_data`). Defaults to `None`.
+            validation_set: A fraction of the data held out (taken from the end), an `(X, Y)`
+                pair, or `(X, Y, sample_weight)` to weigh the validation loss as `fit`'s
+                `sample_weight` weighs the training loss (Keras: `validation_split` /
+                `validation_data`). Defaults to `None`.
             show_metric: Show the training metric in the display. Defaults to `False` (tflearn),
                 or `True` after a Keras-style `compile(metrics=...)`.
             batch_size: Defaults to the estimators' (64).
@@ -511,10 +513,15 @@ class DNN:
             x, y, vx, vy = self.feeder.split(x, y, n, float(validation_set))
             val, n = (vx, weighting.without_weights(vy)), n - int(n * float(validation_set))
         elif validation_set is not None:
-            if not isinstance(validation_set, (tuple, list)) or len(validation_set) != 2:
-                raise ValueError("validation_set must be a fraction in (0, 1) or an (X, Y) pair. "
-                                 f"Received: {type(validation_set).__name__}.")
-            vx, vy, _ = self._data(validation_set[0], validation_set[1], "validation ")
+            if not isinstance(validation_set, (tuple, list)) or len(validation_set) not in (2, 3):
+                size = f" of {len(validation_set)}" \
+                    if isinstance(validation_set, (tuple, list)) else ""
+                raise ValueError("validation_set must be a fraction in (0, 1), an (X, Y) pair or "
+                                 "an (X, Y, sample_weight) triple. Received: "
+                                 f"{type(validation_set).__name__}{size}.")
+            vx, vy, vn = self._data(validation_set[0], validation_set[1], "validation ")
+            if len(validation_set) == 3:
+                vy = self._weighted(vy, vn, validation_set[2], "validation")
             val = (vx, vy)
         y = weighting.normalized(y)  # mean 1 over the training samples
 
@@ -579,6 +586,11 @@ class DNN:
         say(f"Resuming from {newest} (step {int(self._built_state().step)}{where}), up to "
             f"epoch {target}.")
         return target - self.epoch
+
+    def _weighted(self, y: dict, n: int, sample_weight, role: str) -> dict:
+        """`y` with `sample_weight` (as in `fit`) for the loss of a `role` set, mean 1 over it."""
+        weights = weighting.loss_weights(self.heads, y, n, sample_weight, None)
+        return weighting.normalized({**y, **weights}, role)
 
     def _resumed_mix(self, mix, say):
         """The mix a resumed run continues with: the snapshot's when `fit` gets none.
@@ -674,7 +686,7 @@ class DNN:
                 if layer not in frozen for param in params]
 
     def evaluate(self, X, Y=None, batch_size: int = 128, *, return_dict: bool = False,
-                 confusion_matrix: bool = False) -> list | dict:
+                 confusion_matrix: bool = False, sample_weight=None) -> list | dict:
         """Scores on (X, Y), computed over every sample (not averaged over batches), without
         dropout.
 
@@ -691,13 +703,17 @@ class DNN:
                 take targets: under `'confusion_matrix'` in the dict (`'<name>_confusion_
                 matrix'` with several estimators), or appended to the list, one per such
                 estimator. Defaults to `False`.
+            sample_weight: Weights of the samples' losses, as in `fit`: the loss becomes
+                `sum(w_i l_i) / sum(w_i)`; the metrics stay unweighted. Defaults to `None`.
 
         Raises:
-            ValueError: For data that does not fit the network, or `confusion_matrix=True`
-                without an estimator that takes targets.
+            ValueError: For data that does not fit the network, bad weights, or
+                `confusion_matrix=True` without an estimator that takes targets.
         """
         check_positive_int("batch_size", batch_size)
         x, y, n = self._data(X, Y)
+        if sample_weight is not None:
+            y = self._weighted(y, n, sample_weight, "evaluation")
         batch_size = min(batch_size, n)  # padding beyond the data would only cost memory
         ts = self._built_state()
         steps = self._built_steps()

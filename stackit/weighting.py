@@ -51,9 +51,9 @@ def loss_weights(heads: Sequence[Head], y: dict[str, np.ndarray], n: int, sample
     return weights
 
 
-def normalized(y: dict[str, Any]) -> dict[str, Any]:
-    """`y` with each weight array rescaled to mean 1 (over the samples `y` holds, the
-    training set), as float32.
+def normalized(y: dict[str, Any], role: str = "training") -> dict[str, Any]:
+    """`y` with each weight array rescaled to mean 1 (over the samples `y` holds: the
+    training set, or the `role` set), as float32.
 
     Raises:
         ValueError: If an estimator's weights are all 0.
@@ -64,16 +64,17 @@ def normalized(y: dict[str, Any]) -> dict[str, Any]:
             continue
         total = float(np.sum(w, dtype=np.float64))
         if not total > 0:
-            raise ValueError(f"Every training sample of regression "
+            raise ValueError(f"Every {role} sample of regression "
                              f"{key[len(WEIGHT_KEY_PREFIX):]!r} has weight 0 (sample_weight "
                              f"times class_weight): there is nothing to learn from. Expected "
-                             f"at least one positive weight among the training samples.")
+                             f"at least one positive weight among the {role} samples.")
         out[key] = (np.asarray(w, np.float64) * (len(w) / total)).astype(np.float32)
     return out
 
 
 def without_weights(y: dict[str, Any]) -> dict[str, Any]:
-    """`y` without the weight arrays (validation and evaluation are unweighted)."""
+    """`y` without the weight arrays (the part `validation_set=0.1` holds out is scored
+    unweighted)."""
     return {k: v for k, v in y.items() if not k.startswith(WEIGHT_KEY_PREFIX)}
 
 

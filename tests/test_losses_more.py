@@ -374,6 +374,32 @@ def test_padded_last_batch_weighs_right_and_validation_stays_unweighted():
     assert model.steps.train_chunk._cache_size() == 1  # the short batch did not recompile
 
 
+def test_validation_triple_and_evaluate_weigh_the_loss_only():
+    x, labels, y = _data(20)
+    vw = np.linspace(0.0, 2.0, 8)
+    model, out = _softmax_model(3, 3, batch_size=5, lr=0.0, metric="accuracy")
+    history = model.fit(x[:12], y[:12], n_epoch=1, verbose=0, show_metric=True,
+                        validation_set=(x[12:], y[12:], vw), validation_batch_size=3)
+    per_sample = np_categorical(model.predict(x[12:]).astype(np.float64), y[12:])
+    want = np.sum(vw * per_sample) / vw.sum()
+    assert history.history["val_loss"][0] == pytest.approx(want, rel=1e-5)
+    correct = np.mean(model.predict(x[12:]).argmax(1) == labels[12:])
+    assert history.history["val_acc"][0] == pytest.approx(correct)  # metrics stay unweighted
+    scores = model.evaluate(x[12:], y[12:], batch_size=3, sample_weight=vw, return_dict=True)
+    assert scores["loss"] == pytest.approx(want, rel=1e-5)
+    assert scores["acc"] == pytest.approx(correct)
+    assert model.evaluate(x[12:], y[12:], return_dict=True)["loss"] == pytest.approx(
+        per_sample.mean(), rel=1e-5)
+    with pytest.raises(ValueError, match="Every validation sample of regression"):
+        model.fit(x[:12], y[:12], n_epoch=1, verbose=0,
+                  validation_set=(x[12:], y[12:], np.zeros(8)))
+    with pytest.raises(ValueError, match=r"\(X, Y, sample_weight\) triple. Received: tuple of 4"):
+        model.fit(x[:12], y[:12], n_epoch=1, verbose=0,
+                  validation_set=(x[12:], y[12:], vw, vw))
+    with pytest.raises(ValueError, match="sample_weight"):
+        model.evaluate(x[12:], y[12:], sample_weight=vw[:5])
+
+
 def test_keras_style_compile_and_fit_take_weights_with_sparse_labels():
     x, labels, y = _data(12)
     sample_weight, class_weight = np.arange(1.0, 13.0), {0: 2.0, 1: 0.25}
