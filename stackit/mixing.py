@@ -328,7 +328,7 @@ def mix_from_config(config: Any, where: str) -> Mixup | CutMix | None:
     """
     if config is None:
         return None
-    kinds = {"Mixup": Mixup, "CutMix": CutMix}
+    kinds: dict[str, type[Mixup] | type[CutMix]] = {"Mixup": Mixup, "CutMix": CutMix}
     if not isinstance(config, dict) or config.get("type") not in kinds \
             or set(config) != {"type", "alpha", "prob"}:
         raise ValueError(f"{where}: mix must be {{'type': 'Mixup' or 'CutMix', 'alpha': ..., "

@@ -559,7 +559,8 @@ class DNN:
             batch_size=batch_size, val_batch_size=val_batch_size, shuffle=shuffle,
             callbacks=([progress] if progress else []) + callbacks, state=state,
             snapshot_step=snapshot_step, snapshot_epoch=snapshot_epoch, rng=self.data_rng,
-            sync=self._sync, resume=self.position if resume else None, mix=mix)
+            sync=self._sync, resume=self.position if resume else None, mix=mix,
+            gradients=any(callback.gradient_summaries for callback in callbacks))
         return History(state.history, list(range(state.start_epoch + 1, state.epoch + 1)))
 
     def _resume(self, n_epoch: int, say) -> int:

@@ -5,6 +5,8 @@ import re
 import sys
 import warnings
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import classification_data, mlp
@@ -73,7 +75,9 @@ def test_level_2_writes_a_histogram_of_every_parameter(tmp_path):
     model.fit(X, Y, n_epoch=2, run_id="hist", verbose=0)
     _, histograms = _read(tmp_path / "hist" / "train")
     params = model.train_state.params
-    assert set(histograms) == {f"{layer}/{name}" for layer in params for name in params[layer]}
+    weights = {f"{layer}/{name}" for layer in params for name in params[layer]}
+    assert set(histograms) == weights | {f"{tag}/gradient" for tag in weights}
+    histograms = {tag: events for tag, events in histograms.items() if tag in weights}
     for tag, events in histograms.items():
         steps = [step for step, _ in events]
         assert steps == sorted(set(steps)) and steps[-1] == 6  # at refreshes, once per step
@@ -85,6 +89,57 @@ def test_level_2_writes_a_histogram_of_every_parameter(tmp_path):
         assert last.sum == pytest.approx(weights.sum(), abs=1e-5)
         assert last.sum_squares == pytest.approx((weights ** 2).sum(), rel=1e-5)
         assert len(last.bucket) == len(last.bucket_limit)
+
+
+def _reference_gradients(params, x, y):
+    """Hand-written gradients of the MLP's mean softmax cross-entropy on one batch."""
+
+    def loss(p):
+        hidden = jax.nn.relu(x @ p["FullyConnected"]["W"] + p["FullyConnected"]["b"][None])
+        logits = hidden @ p["FullyConnected_1"]["W"] + p["FullyConnected_1"]["b"][None]
+        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(logits), axis=1))
+
+    grads = jax.grad(loss)(jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params))
+    return jax.tree.map(np.asarray, grads)
+
+
+def test_level_1_writes_gradient_norms_and_histograms_before_clipping(tmp_path):
+    *_, net = mlp(4, 8, 3, optimizer="sgd", learning_rate=0.0, batch_size=BATCH)
+    model = stackit.DNN(net, seed=0, tensorboard_dir=tmp_path, tensorboard_verbose=1,
+                        clip_gradients=1e-3)  # clipping applies after the summaries
+    params = jax.device_get(model.train_state.params)  # learning rate 0: constant
+    with jax.enable_x64():
+        per_batch = [_reference_gradients(params, X[i:i + BATCH].astype(np.float64),
+                                          Y[i:i + BATCH].astype(np.float64))
+                     for i in range(0, N_TRAIN, BATCH)]
+    model.fit(X, Y, n_epoch=2, shuffle=False, run_id="grads", verbose=0)
+    scalars, histograms = _read(tmp_path / "grads" / "train")
+    assert not any(tag.count("/") == 1 for tag in histograms)  # no weight histograms at 1
+    squares = [sum(float(np.sum(g ** 2)) for g in jax.tree.leaves(grads)) for grads in per_batch]
+    steps = [step for step, _ in scalars["gradient_global_norm"]]
+    assert steps == [3, 6]  # one window of 3 steps per refresh (each epoch is one chunk)
+    for _, value in scalars["gradient_global_norm"]:
+        assert value == pytest.approx(np.sqrt(np.mean(squares)), rel=1e-4)
+    for layer in params:
+        for name in params[layer]:
+            norms = [np.sum(grads[layer][name] ** 2) for grads in per_batch]
+            events = scalars[f"{layer}/{name}/gradient_norm"]
+            assert [v for _, v in events] == pytest.approx([np.sqrt(np.mean(norms))] * 2,
+                                                           rel=1e-4)
+            last = per_batch[-1][layer][name]  # the histogram is of the last step's gradient
+            histogram = histograms[f"{layer}/{name}/gradient"][-1][1]
+            assert histogram.num == last.size
+            assert histogram.min == pytest.approx(last.min(), abs=1e-6)
+            assert histogram.max == pytest.approx(last.max(), abs=1e-6)
+            assert histogram.sum_squares == pytest.approx(np.sum(last ** 2), rel=1e-4)
+
+
+def test_level_0_gathers_no_gradients(tmp_path):
+    model = _model(tensorboard_dir=tmp_path, tensorboard_verbose=0)
+    assert not model.tensorboard.gradient_summaries
+    model.fit(X, Y, n_epoch=1, run_id="none", verbose=0)
+    assert model._fit_state.gradients == {}
+    assert not any(kind == "train" for kind, _ in model.steps._compiled)  # the plain chunk
 
 
 def test_keras_style_callback_writes_into_log_dir_at_epoch_ends(tmp_path):

@@ -51,6 +51,11 @@ class TrainingState:
             transformation used as given, are left out). `learning_rate` is the first one.
         lr_writer: Set by `fit`: `lr_writer(lr, names)` writes a learning rate into the
             training state; `set_learning_rate` calls it. None outside `fit`.
+        gradients: Filled at each refresh when a callback sets `gradient_summaries`: per
+            estimator, `norms` (each parameter's root-mean-square gradient norm over the steps
+            since the last refresh, before clipping; a tree like the parameters),
+            `global_norm` (the same over all parameters) and `last` (the gradients of the
+            last step, on the device). Empty otherwise.
     """
 
     n_epoch: int
@@ -83,6 +88,7 @@ class TrainingState:
     learning_rates: dict[str, float] = dataclasses.field(default_factory=dict)
     lr_writer: Callable[[float, list[str]], None] | None = dataclasses.field(
         default=None, repr=False, compare=False)
+    gradients: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def last_epoch(self) -> int:
@@ -161,6 +167,9 @@ class Callback:
     """
 
     model: Any = None
+    #: Set True to have `fit` gather gradient statistics into `state.gradients` (costs a pass
+    #: over the gradients each step and a copy of the last ones).
+    gradient_summaries: bool = False
 
     def set_model(self, model: Any) -> None:
         """Gives the callback the model it trains; `fit` calls this before `on_train_begin`.

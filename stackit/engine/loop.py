@@ -32,7 +32,8 @@ from stackit.learning_rate import get_learning_rate, set_learning_rate
 from stackit.mixing import CutMix, Mixup
 
 __all__ = ["fit_loop", "Position", "train_batch", "evaluate_arrays", "predict_arrays",
-           "NonFiniteLossError", "primary_head", "STEPS_PER_CHUNK", "REFRESH_SECONDS"]
+           "NonFiniteLossError", "primary_head", "read_gradients", "STEPS_PER_CHUNK",
+           "REFRESH_SECONDS"]
 
 # Steps fused into one dispatch when scanning, and the display refresh period.
 STEPS_PER_CHUNK = 32
@@ -80,6 +81,21 @@ def read(acc: dict, steps: Steps, extra: ExtraMetrics = ()) -> tuple[Readout, in
         out["metric"] = next((entry[m.name] for m in primary.metrics if m.scalar), None)
     out["total"] = total if count else None
     return out, int(host["nan_step"])
+
+
+def read_gradients(stats: dict) -> dict:
+    """Per head, from `Steps.new_gradient_stats` accumulators: `norms`, each parameter's
+    root-mean-square gradient norm over the steps counted (a tree like the parameters, of
+    floats); `global_norm`, the same for all parameters together; `last`, the last step's
+    gradients (left on the device). Empty when no step was counted."""
+    host = jax.device_get({name: (s["sq"], s["steps"]) for name, s in stats.items()})
+    out = {}
+    for name, (sq, counted) in host.items():
+        if float(counted) > 0:
+            out[name] = {"norms": jax.tree.map(lambda v, c=counted: float(np.sqrt(v / c)), sq),
+                         "global_norm": float(np.sqrt(sum(jax.tree.leaves(sq)) / counted)),
+                         "last": stats[name]["last"]}
+    return out
 
 
 def _stop_on_nan(nan_step: int, where: str = "") -> None:
@@ -190,7 +206,7 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
              rng: np.random.Generator,
              sync: Callable[[TrainState, int, Position | None], None],
              resume: Position | None = None,
-             mix: Mixup | CutMix | None = None) -> TrainState:
+             mix: Mixup | CutMix | None = None, gradients: bool = False) -> TrainState:
     """Runs `n_epoch` epochs (the first one finishing a resumed epoch) and returns the final
     training state.
 
@@ -202,6 +218,8 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
             writes it.
         resume: Where a resumed epoch stands (from a mid-epoch snapshot), or None.
         mix: A `Mixup` / `CutMix` mixing every training batch, or None.
+        gradients: Accumulate gradient statistics and put them into `state.gradients` at
+            each refresh (`read_gradients`), for callbacks that log them.
 
     Raises:
         KeyboardInterrupt: After Ctrl-C, once the current dispatch has finished and a snapshot
@@ -210,7 +228,7 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
     """
     x, y = train
     n = n_rows(x)
-    train_chunk = steps.trainer(mix)
+    train_chunk = steps.trainer(mix, gradients)
     placement = Placement(batch_size)
     ts = placement.replicate(unaliased(ts))
     data = DeviceData(x, y, placement)
@@ -304,6 +322,8 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
                 first = start_chunk
                 if resume is not None and resume.acc is not None:
                     acc = jax.tree.map(jax.numpy.asarray, resume.acc)
+                if gradients:
+                    acc = {**acc, "grads": steps.new_gradient_stats(ts.params)}
                 resume, start_chunk = None, 0
                 # 0, or the steps a resumed epoch had done: what on_epoch_begin already did then
                 state.step_in_epoch = min(first * per_chunk, state.steps_per_epoch)
@@ -334,9 +354,13 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
                             interrupt.requested:
                         last = now
                         refresh(acc, start, done * per_chunk, rate_from)
+                        if gradients:  # a fresh window of steps for each refresh
+                            state.gradients = read_gradients(acc.pop("grads"))
+                            acc["grads"] = steps.new_gradient_stats(ts.params)
                         # the epoch is closed (and the position dropped) after its last chunk
                         position = Position(min(done * per_chunk, state.steps_per_epoch),
-                                            batch_size, order_rng, jax.device_get(acc))
+                                            batch_size, order_rng, jax.device_get(
+                                                {k: v for k, v in acc.items() if k != "grads"}))
                         if interrupt.requested:
                             stop_for_interrupt()
                         if crossed and not last_chunk:

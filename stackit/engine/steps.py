@@ -89,12 +89,16 @@ class Steps:
         return self._cached("results", extra, lambda: jax.jit(
             functools.partial(self._results, extra=extra)))(acc)
 
-    def trainer(self, mix: mixing.Mixup | mixing.CutMix | None = None) -> Callable:
-        """The train chunk, mixing every batch with `mix` first (compiled once per `mix`)."""
-        if mix is None:
+    def trainer(self, mix: mixing.Mixup | mixing.CutMix | None = None,
+                gradients: bool = False) -> Callable:
+        """The train chunk, mixing every batch with `mix` first, and with `gradients`
+        accumulating gradient statistics under `acc['grads']` (`new_gradient_stats`); compiled
+        once per setting."""
+        if mix is None and not gradients:
             return self.train_chunk
-        return self._cached("train", mix, lambda: jax.jit(self._chunk(
-            functools.partial(self._train_step, mix=mix), self.scan), donate_argnums=(0,)))
+        return self._cached("train", (mix, gradients), lambda: jax.jit(self._chunk(
+            functools.partial(self._train_step, mix=mix, gradients=gradients), self.scan),
+            donate_argnums=(0,)))
 
     def _cached(self, kind: str, extra: Hashable, make: Callable[[], Callable]) -> Callable:
         if (kind, extra) not in self._compiled:
@@ -109,6 +113,23 @@ class Steps:
             for i, metric in enumerate(self.metrics_of(head, extra)):
                 heads[head.name][stat_key(i)] = metric.init()
         return {"count": jnp.zeros(()), "nan_step": jnp.full((), -1, jnp.int32), "heads": heads}
+
+    def new_gradient_stats(self, params: dict) -> dict:
+        """Per head, zeroed gradient statistics of the training steps to come: `sq`, the sum
+        over steps of each parameter's squared gradient norm; `steps`, the steps counted;
+        `last`, the gradients of the last step (before clipping; non-finite steps skipped)."""
+        return {head.name: {"sq": jax.tree.map(lambda p: jnp.zeros(()), params),
+                            "steps": jnp.zeros(()),
+                            "last": jax.tree.map(jnp.zeros_like, params)}
+                for head in self.heads}
+
+    @staticmethod
+    def _gradient_stats(stats: dict, grads, ok) -> dict:
+        weight = ok.astype(jnp.float32)
+        return {"sq": jax.tree.map(lambda s, g: s + weight * jnp.sum(jnp.square(
+                    g.astype(jnp.float32))), stats["sq"], grads),
+                "steps": stats["steps"] + weight,
+                "last": jax.tree.map(lambda old, g: jnp.where(ok, g, old), stats["last"], grads)}
 
     def _results(self, acc: dict, extra: ExtraMetrics) -> dict:
         heads = {}
@@ -175,7 +196,7 @@ class Steps:
             new[stat_key(i)] = metric.update(acc_head[stat_key(i)], pred, y_true, mask)
         return new
 
-    def _train_step(self, carry, x, y, mask, mix=None):
+    def _train_step(self, carry, x, y, mask, mix=None, gradients=False):
         ts, acc = carry
         key = ts.key
         y, mixed = self._dense_targets(y), None
@@ -199,6 +220,9 @@ class Steps:
             (total, (result, new_state)), grads = jax.value_and_grad(
                 objective, has_aux=True)(params)
             finite = jnp.isfinite(total)
+            if gradients:
+                acc["grads"] = {**acc["grads"], head.name: self._gradient_stats(
+                    acc["grads"][head.name], grads, real & finite)}
             params, opt_states[i], layer_state = self._guarded_update(
                 head.tx, real & finite, grads, params, opt_states[i], layer_state, new_state)
             pred, y_true, loss_sum, _ = result
