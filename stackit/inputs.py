@@ -11,17 +11,40 @@ import numpy as np
 
 from stackit.layers.base import Shape
 
-__all__ = ["as_array", "check_inputs", "check_targets", "check_class_ids",
-           "check_probability_rows", "check_finite", "split_validation"]
+__all__ = ["is_lazy", "take_rows", "Subset", "as_array", "check_inputs", "check_targets",
+           "check_class_ids", "check_probability_rows", "check_finite", "split_validation"]
 
 
 def is_lazy(data: Any) -> bool:
-    """Whether `data` is an array-like that loads rows on demand (e.g. `image_preloader`'s),
-    which `fit` streams batch by batch instead of converting whole."""
+    """Whether `data` is an array-like that loads rows on demand, which `fit` streams chunk by
+    chunk instead of converting whole: `image_preloader`'s arrays, an h5py dataset, a dask
+    array, a numpy memmap (mapped because it may not fit in memory)."""
+    if isinstance(data, np.memmap):
+        return True
     return (not isinstance(data, np.ndarray) and hasattr(data, "shape")
             and hasattr(data, "__getitem__") and hasattr(data, "__len__")
             and not hasattr(data, "device")  # jax arrays
             and not hasattr(data, "to_numpy"))  # pandas: indexes columns, converts whole
+
+
+def take_rows(data: Any, indices: np.ndarray) -> np.ndarray:
+    """Rows `indices` (any order, repeats allowed) of an array or a lazy array, as numpy.
+
+    A lazy array is read once per distinct row, in increasing order (h5py accepts nothing
+    else), with one slice when the rows are contiguous; the rows are then put in the order
+    asked. A dask array is computed here, so nothing lazy goes further.
+    """
+    indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if isinstance(data, np.ndarray):  # numpy, memmap included, gathers in any order
+        return np.asarray(data[indices])
+    if indices.size == 0:
+        return np.asarray(data[0:0])
+    unique, inverse = np.unique(indices, return_inverse=True)
+    low, high = int(unique[0]), int(unique[-1])
+    rows = np.asarray(data[low:high + 1] if high - low + 1 == len(unique) else data[unique])
+    if len(unique) == len(indices) and bool(np.all(unique == indices)):
+        return rows
+    return rows[inverse.reshape(-1)]
 
 
 class Subset:
@@ -30,12 +53,16 @@ class Subset:
     def __init__(self, base: Any, indices: np.ndarray):
         self.base, self.indices = base, np.asarray(indices)
         self.shape = (len(self.indices), *tuple(base.shape[1:]))
+        self.dtype = getattr(base, "dtype", None)
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, index):
-        return self.base[self.indices[index]]
+        picked = self.indices[index]
+        if np.ndim(picked) == 0:
+            return np.asarray(self.base[int(picked)])
+        return take_rows(self.base, picked)
 
 
 def feeds(data: Any, names: list[str], aliases: dict[Any, str], sample_ndims: list[int],
@@ -228,10 +255,13 @@ def check_class_ids(y: np.ndarray, output: Shape, estimator: str, role: str = "Y
 def check_probability_rows(y: np.ndarray, estimator: str, role: str = "Y") -> None:
     """Categorical cross-entropy compares distributions: each target row (last axis) must hold
     values >= 0 that sum to 1 (one-hot, or smoothed labels)."""
-    rows = y.reshape(-1, y.shape[-1]).astype(np.float64) if y.ndim > 1 else None
-    if rows is None or not np.isfinite(rows).all():
+    if y.ndim < 2:
+        return
+    rows = y.reshape(-1, y.shape[-1])
+    sums = rows.sum(axis=1, dtype=np.float64)
+    if not np.isfinite(sums).all():
         return  # shape and finiteness have their own checks and messages
-    bad = (rows < 0).any(axis=1) | ~np.isclose(rows.sum(axis=1), 1.0, rtol=0, atol=1e-3)
+    bad = (rows < 0).any(axis=1) | (np.abs(sums - 1.0) > 1e-3)
     if bad.any():
         where = np.unravel_index(int(np.argmax(bad)), y.shape[:-1])
         index = ", ".join(str(int(i)) for i in where)
@@ -239,7 +269,7 @@ def check_probability_rows(y: np.ndarray, estimator: str, role: str = "Y") -> No
             f"regression {estimator!r}: categorical cross-entropy expects each row of {role} to "
             f"be class probabilities (values >= 0 summing to 1, e.g. one-hot). Received: "
             f"{role}[{index}]={np.array2string(y[where], threshold=10)} (sum "
-            f"{rows[int(np.argmax(bad))].sum():.4g}); {int(bad.sum())} such row(s) in all. "
+            f"{sums[int(np.argmax(bad))]:.4g}); {int(bad.sum())} such row(s) in all. "
             f"For independent 0/1 targets use loss='binary_crossentropy'.")
 
 

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stackit import learning_rate, mixing, model_io, weighting
+from stackit import learning_rate, mixing, model_io, streaming, weighting
 from stackit._args import (
     alias,
     callback_list,
@@ -40,6 +40,7 @@ from stackit.engine import (
 )
 from stackit.engine.heads import Head, build_optimizer, match_layers, transplant_state
 from stackit.engine.loop import Position, primary_head
+from stackit.engine.stream import PlacedStream
 from stackit.estimator import Regression
 from stackit.feeding import Feeder
 from stackit.layers.base import Layer, ParamRef, Tensor
@@ -428,13 +429,18 @@ class DNN:
             callbacks: Callback | Sequence[Callback] | None = None, *, epochs: int | None = None,
             validation_split: float | None = None, validation_data=None,
             verbose: int = 1, resume: bool = False, sample_weight=None,
-            class_weight=None, mix: mixing.Mixup | mixing.CutMix | None = None) -> History:
+            class_weight=None, mix: mixing.Mixup | mixing.CutMix | None = None,
+            steps_per_epoch: int | None = None) -> History:
         """Trains the model: on every batch, each estimator's optimizer takes one step, in the
         order the estimators were created.
 
         Args:
             X_inputs: Inputs: an array (one input), a list in input order, or a dict keyed by
-                input name (or input tensor).
+                input name (or input tensor). A lazy array (an h5py dataset, a dask array, a
+                numpy memmap, `image_preloader`'s) is read one chunk of rows at a time. Or a
+                generator / iterable of `(X, Y)` batches (a grain `DataLoader`): each epoch
+                takes `steps_per_epoch` of them in the order they come (no shuffling, Y_targets
+                None, validation_set an `(X, Y)` pair); see docs/training.md.
             Y_targets: Targets: an array (one estimator), a list in estimator order, or a dict
                 keyed by estimator / placeholder name. None when no estimator takes targets.
             n_epoch: Epochs to run (Keras: `epochs`). Defaults to `10`.
@@ -471,6 +477,11 @@ class DNN:
                 `predict` never mix. Snapshots record it: `fit(resume=True)` goes on
                 with it (passing a different one is an error).
                 Defaults to `None`.
+            steps_per_epoch: With X a generator: the batches that make an epoch (Keras's
+                name). The first batch's length is the compiled batch size unless
+                `batch_size` is given; shorter batches are padded and masked. `resume=True`
+                goes on from a snapshot taken at an epoch's end, reading the generator from
+                where it stands. Defaults to `None`: `len(X)`, required without one.
 
         Returns:
             A `History` with per-epoch `loss` (the sum over estimators), metric, `val_loss` and
@@ -494,6 +505,13 @@ class DNN:
         check_positive_int("n_epoch", n_epoch)
         n_epoch = capped_epochs(n_epoch)  # `epoch_cap` / STACKIT_MAX_EPOCHS (smoke runs)
         check_fit_flags(shuffle, verbose)
+        stream = streaming.fit_stream(  # X an iterable of (X, Y) batches: read its first one
+            self, X_inputs, Y_targets, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
+            shuffle=shuffle, validation_set=validation_set, sample_weight=sample_weight,
+            class_weight=class_weight)
+        if stream is not None:
+            (X_inputs, Y_targets), batch_size, shuffle = streaming.first_batch(stream), \
+                stream.batch_size, False
         self._ensure_built(X_inputs)
         heads = self._heads("fit")
         batch_size = self._batch_size(batch_size)
@@ -506,6 +524,7 @@ class DNN:
         mixing.check_mix(mix, self.net.inputs, heads)
 
         x, y, n = self._data(X_inputs, Y_targets)
+        n = stream.n_samples if stream is not None else n
         y = {**y, **weighting.loss_weights(heads, y, n, sample_weight, class_weight)}
         batch_size, val_batch_size = cap_batch_sizes(n, batch_size, val_batch_size)
         val = None
@@ -534,6 +553,7 @@ class DNN:
         else:
             self.position, self.run_target = None, self.epoch + n_epoch
         self.run_mix = mix
+        streaming.check_resume(stream, self.position if resume else None, self.epoch)
         if show_metric is None:
             show_metric = self.compiled_with_metrics
         self._fit_preprocessing(x)
@@ -555,7 +575,7 @@ class DNN:
         for callback in callbacks:
             callback.set_model(self)
         fit_loop(  # publishes its state through `_sync` (callbacks may replace it at the end)
-            self._built_steps(), self._built_state(), (x, y), val, n_epoch=n_epoch,
+            self._built_steps(), self._built_state(), stream or (x, y), val, n_epoch=n_epoch,
             batch_size=batch_size, val_batch_size=val_batch_size, shuffle=shuffle,
             callbacks=([progress] if progress else []) + callbacks, state=state,
             snapshot_step=snapshot_step, snapshot_epoch=snapshot_epoch, rng=self.data_rng,
@@ -687,7 +707,8 @@ class DNN:
                 if layer not in frozen for param in params]
 
     def evaluate(self, X, Y=None, batch_size: int = 128, *, return_dict: bool = False,
-                 confusion_matrix: bool = False, sample_weight=None) -> list | dict:
+                 confusion_matrix: bool = False, sample_weight=None,
+                 steps: int | None = None) -> list | dict:
         """Scores on (X, Y), computed over every sample (not averaged over batches), without
         dropout.
 
@@ -706,26 +727,37 @@ class DNN:
                 estimator. Defaults to `False`.
             sample_weight: Weights of the samples' losses, as in `fit`: the loss becomes
                 `sum(w_i l_i) / sum(w_i)`; the metrics stay unweighted. Defaults to `None`.
+            steps: With X a generator (or another iterable of `(X, Y)` batches, Y then
+                None): the batches to score, the first one's length being the batch size
+                (`batch_size` is ignored). Defaults to `None`: `len(X)`, or all it yields.
 
         Raises:
             ValueError: For data that does not fit the network, bad weights, or
                 `confusion_matrix=True` without an estimator that takes targets.
         """
         check_positive_int("batch_size", batch_size)
-        x, y, n = self._data(X, Y)
-        if sample_weight is not None:
-            y = self._weighted(y, n, sample_weight, "evaluation")
-        batch_size = min(batch_size, n)  # padding beyond the data would only cost memory
+        stream = streaming.evaluate_stream(self, X, Y, steps, sample_weight)
+        n: int | None
+        data: DeviceData | PlacedStream
+        if stream is None:
+            x, y, n = self._data(X, Y)
+            if sample_weight is not None:
+                y = self._weighted(y, n, sample_weight, "evaluation")
+            batch_size = min(batch_size, n)  # padding beyond the data would only cost memory
+            data = DeviceData(x, y, Placement(batch_size))
+        else:  # an iterable of (X, Y) batches, compiled for its first batch's length
+            batch_size, n = stream.batch_size, stream.steps and stream.n_samples
+            data = stream.placed(Placement(batch_size))
         ts = self._built_state()
-        steps = self._built_steps()
+        compiled = self._built_steps()
         counted = self._confusion_heads() if confusion_matrix else []
         # a ConfusionMatrix on top of each counted head's metrics, unless it has one already
         extra = tuple((head.name, ConfusionMatrix().build(head.output.sample_shape))
                       for head in counted if _confusion_metric(head.metrics) is None)
-        readout = evaluate_arrays(steps, ts.params, ts.layer_state,
-                                  DeviceData(x, y, Placement(batch_size)), n, batch_size, extra)
+        readout = evaluate_arrays(compiled, ts.params, ts.layer_state, data, n, batch_size,
+                                  extra)
         heads = readout["heads"]
-        matrices = {head.name: heads[head.name][_confusion_metric(steps.metrics_of(
+        matrices = {head.name: heads[head.name][_confusion_metric(compiled.metrics_of(
             head, extra)).name] for head in counted}  # type: ignore[union-attr]
         if return_dict:
             scores = {"loss": readout["total"], **readout["metrics"]}
@@ -748,12 +780,21 @@ class DNN:
                              "targets (regression(placeholder=None) takes none).")
         return counted
 
-    def predict(self, X, batch_size: int = 128):
+    def predict(self, X, batch_size: int = 128, *, steps: int | None = None):
         """The network's outputs for X (probabilities for a softmax output): one array, or one
-        per output when the model was built on a list of tensors."""
+        per output when the model was built on a list of tensors.
+
+        X may also be a generator (or another iterable) of batches, each X or an `(X, Y)`
+        tuple whose Y is ignored: `steps` of them (default: `len(X)`, or all it yields) are
+        run, the first one's length being the batch size (`batch_size` is ignored)."""
         check_positive_int("batch_size", batch_size)
-        self._ensure_built(X)
-        x = self.feeder.inputs(X, "X", self.feeder.predict_inputs)
+        stream = streaming.predict_stream(self, X, steps)
+        x: dict | PlacedStream
+        if stream is not None:
+            x, batch_size = stream.placed(Placement(stream.batch_size)), stream.batch_size
+        else:
+            self._ensure_built(X)
+            x = self.feeder.inputs(X, "X", self.feeder.predict_inputs)
         ts = self._built_state()
         outputs = predict_arrays(self._built_steps(), ts.params, ts.layer_state, x, batch_size)
         return outputs[0] if len(outputs) == 1 else outputs

@@ -99,7 +99,8 @@ BAD_FIT_CALLS = {
                                      r"validation_set.*\(0, 1\)"),
     "validation_split_1": (_X, _Y, {"validation_split": 1.0}, ValueError, r"\(0, 1\)"),
     "validation_set_string": (_X, _Y, {"validation_set": "0.1"}, ValueError,
-                              r"validation_set must be a fraction in \(0, 1\) or an \(X, Y\)"),
+                              r"validation_set must be a fraction in \(0, 1\), an \(X, Y\) "
+                              r"pair or an \(X, Y, sample_weight\) triple. Received: str"),
     "validation_x_shape": (_X, _Y, {"validation_set": (_X[:, :3], _Y)}, ValueError,
                            r"validation X"),
     "n_epoch_and_epochs": (_X, _Y, {"n_epoch": 2, "epochs": 2}, ValueError,

@@ -111,8 +111,8 @@ KNOWN = {
         "`str` has no `decode`)", "no attribute 'decode'"),
     "basics/use_dask.py": (
         "fails in tflearn too", "run from its folder, `import dask.array` finds the stub "
-        "`dask.py` beside it instead of the dask package (and dask is not installed here; "
-        "it is not a stackit dependency)", "'dask' is not a package"),
+        "`dask.py` beside it instead of the dask package (dask arrays themselves train "
+        "streamed)", "'dask' is not a package"),
 }
 
 

@@ -1,7 +1,8 @@
 """Data utilities: labels, sequences, text, normalization, image folders and CSV files.
 
 tflearn's `tflearn.data_utils` vocabulary, on numpy and Pillow (Pillow is imported on first
-use of an image function). See `docs/data_utils.md`.
+use of an image function; h5py, optional, on first use of `build_hdf5_image_dataset`). See
+`docs/data_utils.md`.
 """
 
 from stackit.data_utils._arrays import (
@@ -15,6 +16,7 @@ from stackit.data_utils._arrays import (
 )
 from stackit.data_utils._categorical_vocabulary import CategoricalVocabulary
 from stackit.data_utils._csv import load_csv
+from stackit.data_utils._hdf5 import build_hdf5_image_dataset
 from stackit.data_utils._images import (
     build_image_dataset_from_dir,
     convert_color,
@@ -50,6 +52,7 @@ __all__ = [
     "convert_color",
     "pil_to_nparray",
     "build_image_dataset_from_dir",
+    "build_hdf5_image_dataset",
     "image_preloader",
     "Preloader",
     "ImagePreloader",

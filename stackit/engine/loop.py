@@ -23,11 +23,15 @@ from stackit.engine.data import (
     Placement,
     batch_indices,
     chunk_plan,
+    host_rows,
     n_rows,
     unaliased,
 )
 from stackit.engine.heads import Head
+from stackit.engine.prefetch import prefetch
 from stackit.engine.steps import ExtraMetrics, Steps, TrainState, stat_key
+from stackit.engine.stream import BatchStream, PlacedStream
+from stackit.inputs import is_lazy
 from stackit.learning_rate import get_learning_rate, set_learning_rate
 from stackit.mixing import CutMix, Mixup
 
@@ -106,32 +110,46 @@ def _stop_on_nan(nan_step: int, where: str = "") -> None:
             f"rate, check X and Y, or set DNN(clip_gradients=...).")
 
 
-def evaluate_arrays(steps: Steps, params, layer_state, data: DeviceData, n: int,
-                    batch_size: int, extra: ExtraMetrics = ()) -> Readout:
-    """Mean losses and metrics (with `extra` ones) over `n` samples, in padded batches (no
-    recompilation); the accumulators are read once, at the end."""
-    chunks, per_chunk = chunk_plan(n, batch_size, STEPS_PER_CHUNK)
+def evaluate_arrays(steps: Steps, params, layer_state, data: DeviceData | PlacedStream,
+                    n: int | None, batch_size: int, extra: ExtraMetrics = ()) -> Readout:
+    """Mean losses and metrics (with `extra` ones) over `n` samples (None: all a stream
+    gives), in padded batches (no recompilation); the accumulators are read once, at the end."""
+    chunks, per_chunk = (1, STEPS_PER_CHUNK) if n is None else \
+        chunk_plan(n, batch_size, STEPS_PER_CHUNK)
+    n = chunks * per_chunk * batch_size if n is None else n
     acc = steps.new_accumulators(extra)
     eval_chunk = steps.evaluator(extra)
-    for idx in batch_indices(np.arange(n), batch_size, chunks, per_chunk):
-        xs, ys, rows = data.chunk(idx)
+    for _, (xs, ys, rows) in data.chunks(batch_indices(np.arange(n), batch_size, chunks,
+                                                       per_chunk)):
         acc, _, _ = eval_chunk((acc, params, layer_state), xs, ys, rows)
     return read(acc, steps, extra)[0]
 
 
-def predict_arrays(steps: Steps, params, layer_state, x: dict, batch_size: int) -> list:
-    """The outputs for every row of `x` (a dict of arrays), in padded batches of
-    `batch_size`; one array per output."""
-    n = n_rows(x)
+def predict_arrays(steps: Steps, params, layer_state, x: dict | PlacedStream,
+                   batch_size: int) -> list:
+    """The outputs for every row of `x` (a dict of arrays or lazy arrays, or a stream of
+    batches), in batches padded to `batch_size`; one array per output. The next batch is
+    read and sent while the device computes the current one."""
+    if isinstance(x, PlacedStream):
+        batches = x.predict_batches()
+    else:
+        n = n_rows(x)
+
+        def batch(start: int) -> tuple[dict, int]:
+            real = min(batch_size, n - start)
+            rows = np.arange(start, start + real)
+            block = {k: host_rows(v, rows) if is_lazy(v) else v[start:start + real]
+                     for k, v in x.items()}
+            if real < batch_size and n > batch_size:
+                block = {k: np.concatenate([v, np.zeros((batch_size - real, *v.shape[1:]),
+                                                        v.dtype)]) for k, v in block.items()}
+            return jax.device_put(block), real
+
+        batches = prefetch(batch, range(0, n, batch_size))
     outputs = []
-    for start in range(0, n, batch_size):
-        batch = {k: v[start:start + batch_size] for k, v in x.items()}
-        real = min(batch_size, n - start)
-        if real < batch_size and n > batch_size:
-            batch = {k: np.concatenate([v, np.zeros((batch_size - real, *v.shape[1:]), v.dtype)])
-                     for k, v in batch.items()}
+    for block, real in batches:
         outputs.append([out[:real] if out.ndim else out
-                        for out in steps.predict_batch(params, layer_state, batch)])
+                        for out in steps.predict_batch(params, layer_state, block)])
     host = jax.device_get(outputs)  # one sync at the end: batches overlap
     return [np.concatenate([batch[i] for batch in host]) if host[0][i].ndim
             else np.asarray(host[-1][i]) for i in range(len(steps.outputs))]
@@ -199,7 +217,7 @@ class Interrupt:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
+def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict] | BatchStream,
              val: tuple[dict, dict] | None, *, n_epoch: int, batch_size: int,
              val_batch_size: int, shuffle: bool, callbacks: Sequence[Callback],
              state: TrainingState, snapshot_step: int | None, snapshot_epoch: bool,
@@ -216,6 +234,8 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
             the hooks when a snapshot is due (every `snapshot_step` steps, after validating,
             and at the end of each epoch when `snapshot_epoch`); the `Snapshots` callback
             writes it.
+        train: `(x, y)` dicts of arrays (or lazy arrays), or a `BatchStream` of batches
+            (then each epoch takes its `steps` batches in the order they come; no shuffling).
         resume: Where a resumed epoch stands (from a mid-epoch snapshot), or None.
         mix: A `Mixup` / `CutMix` mixing every training batch, or None.
         gradients: Accumulate gradient statistics and put them into `state.gradients` at
@@ -226,12 +246,12 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
             was offered to the callbacks (`state.interrupted` is True then).
         NonFiniteLossError: If the loss becomes NaN or infinite.
     """
-    x, y = train
-    n = n_rows(x)
+    n = train.n_samples if isinstance(train, BatchStream) else n_rows(train[0])
     train_chunk = steps.trainer(mix, gradients)
     placement = Placement(batch_size)
     ts = placement.replicate(unaliased(ts))
-    data = DeviceData(x, y, placement)
+    data = train.placed(placement) if isinstance(train, BatchStream) else \
+        DeviceData(*train, placement)
     val_data = DeviceData(*val, Placement(val_batch_size)) if val is not None else None
     chunks, per_chunk = chunk_plan(n, batch_size, STEPS_PER_CHUNK if steps.scan else 1)
     done_epochs = state.start_epoch
@@ -333,9 +353,7 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict],
                 done, snapshot_at, due_at_end = first, None, False
                 rate_from = (start, first * per_chunk * batch_size)
                 all_idx = batch_indices(order, batch_size, chunks, per_chunk)
-                for c in range(first, chunks):
-                    idx = all_idx[c]
-                    xs, ys, rows = data.chunk(idx)
+                for c, (idx, (xs, ys, rows)) in enumerate(data.chunks(all_idx[first:]), first):
                     ts, acc = train_chunk((ts, acc), xs, ys, rows)
                     if c == first and state.epoch == state.start_epoch + 1:
                         # the first chunk compiled the step: measure throughput after it
