@@ -47,6 +47,7 @@ from stackit.config import init_graph
 from stackit.data_augmentation import DataAugmentation, ImageAugmentation
 from stackit.data_preprocessing import DataPreprocessing, ImagePreprocessing
 from stackit.engine import NonFiniteLossError
+from stackit.export import load_exported
 from stackit.functional import Model, load_model
 from stackit.generator import SequenceGenerator
 from stackit.layers import *  # noqa: F403 - tflearn exposes every layer function at top level
@@ -85,7 +86,8 @@ __all__ = [
     *_layer_names,
     "activations", "callbacks", "data_utils", "datasets", "initializations", "layers", "losses",
     "objectives", "metrics", "optimizers", "regularizers", "variables", "schedules",
-    "init_graph", "DNN", "Model", "Sequential", "load_model", "History", "NonFiniteLossError",
+    "init_graph", "DNN", "Model", "Sequential", "load_model", "load_exported", "History",
+    "NonFiniteLossError",
     "SGD", "Momentum", "Nesterov", "Adam", "AdamW", "RMSProp", "AdaGrad", "AdaDelta", "Ftrl",
     "ProximalAdaGrad", "Optimizer", "get_layer_by_name",
     "Accuracy", "Top_k", "R2", "Loss", "get_layer_variables_by_name",

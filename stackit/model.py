@@ -42,6 +42,7 @@ from stackit.engine.heads import Head, build_optimizer, match_layers, transplant
 from stackit.engine.loop import Position, primary_head
 from stackit.engine.stream import PlacedStream
 from stackit.estimator import Regression
+from stackit.export import export_model
 from stackit.feeding import Feeder
 from stackit.layers.base import Layer, ParamRef, Tensor
 from stackit.layers.core import InputData
@@ -867,6 +868,30 @@ class DNN:
         if not strict and verbose:
             print(report)
         return report
+
+    def export(self, path: str | os.PathLike, *,
+               platforms: str | Sequence[str] | None = None) -> str:
+        """Writes what `predict` computes (inference mode: no dropout, batch-norm moving
+        statistics), the current parameters embedded, as a serialized `jax.export` artifact
+        (StableHLO) that runs without stackit, atomically (see `stackit/export.py`). Its batch
+        axis is symbolic (any size of at least 1); it takes one array per input, in the order
+        `predict` takes a list, and returns what `predict` returns. Run it with
+        `stackit.load_exported(path)` or `jax.export.deserialize(bytearray(data)).call(...)`:
+        the file holds only those bytes.
+
+        Args:
+            path: The file to write (`.jaxexport` added when missing).
+            platforms: The platform(s) to lower for, some of 'cpu', 'cuda', 'rocm', 'tpu'.
+                Defaults to `None` (the platform this process runs on).
+
+        Returns:
+            The path written.
+
+        Raises:
+            ValueError: If `path` is a folder, a platform is unknown, or the model has
+                nothing to export yet (no layers, or no input shape).
+        """
+        return export_model(self, path, platforms=platforms)
 
     def snapshot(self, state: TrainingState) -> str | None:
         """Writes the snapshot files that `checkpoint_path`/`best_checkpoint_path` ask for;
