@@ -62,7 +62,7 @@ def lenet_logits(params, x):
     return x @ params["dense"][-1]["W"] + params["dense"][-1]["b"]
 
 
-def stackit_lenet(batch_size: int, seed: int) -> stackit.DNN:
+def stackit_lenet(batch_size: int, seed: int, **dnn_kwargs) -> stackit.DNN:
     net = input_data(shape=[None, 28, 28, 1])
     net = conv_2d(net, 6, 5, activation="relu")
     net = max_pool_2d(net, 2)
@@ -74,7 +74,7 @@ def stackit_lenet(batch_size: int, seed: int) -> stackit.DNN:
     net = regression(net, optimizer="adam", learning_rate=_common.LEARNING_RATE,
                      loss="categorical_crossentropy", batch_size=batch_size)
     # clip_gradients=0.0: no global-norm clipping, so both trainers do the same math.
-    return stackit.DNN(net, clip_gradients=0.0, seed=seed)
+    return stackit.DNN(net, clip_gradients=0.0, seed=seed, **dnn_kwargs)
 
 
 def main() -> dict[str, float]:

@@ -56,8 +56,8 @@ def load_model(model_file: str, *, optimizer: Any = None, learning_rate: Any = N
         learning_rate: Replaces the saved learning rate (the optimizer's own, when it has
             one): needed when it was a Python callable, e.g. an optax schedule. A value or a
             dict keyed by estimator name. Defaults to `None`.
-        **dnn_kwargs: `DNN` arguments to override (e.g. `checkpoint_path`); the saved seed and
-            `clip_gradients` and `clip_value` are used otherwise.
+        **dnn_kwargs: `DNN` arguments to override (e.g. `checkpoint_path`); the saved seed,
+            `clip_gradients`, `clip_value` and `mixed_precision` are used otherwise.
 
     Raises:
         CheckpointError: If the file is corrupt, an optimizer or learning rate it could not
@@ -67,7 +67,8 @@ def load_model(model_file: str, *, optimizer: Any = None, learning_rate: Any = N
     """
     path, outputs, meta = model_io.read_graph(model_file, optimizer, learning_rate)
     kwargs = {"seed": meta.get("seed"), "clip_gradients": meta.get("clip_gradients", 5.0),
-              "clip_value": meta.get("clip_value"), **dnn_kwargs}
+              "clip_value": meta.get("clip_value"),
+              "mixed_precision": meta.get("mixed_precision"), **dnn_kwargs}
     model = DNN(outputs[0] if len(outputs) == 1 else outputs, **kwargs)
     frozen = meta.get("frozen")
     if isinstance(frozen, list) and all(isinstance(name, str) for name in frozen):

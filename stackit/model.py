@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stackit import learning_rate, mixing, model_io, streaming, weighting
+from stackit import learning_rate, mixing, model_io, precision, streaming, weighting
 from stackit._args import (
     alias,
     callback_list,
@@ -98,6 +98,10 @@ class DNN:
             `stackit.init_graph(seed=...)`, then to a random one. Defaults to `None`.
         clip_value: Clip each gradient element to `[-clip_value, clip_value]` (after the
             global-norm clipping); 0 or None disables. Defaults to `None`.
+        mixed_precision: `'bfloat16'` (or `'bf16'`, `'mixed_bfloat16'`) or `'float16'` (with
+            a dynamic loss scale) to compute in that dtype while parameters, optimizer state,
+            losses, metrics, outputs and batch-norm statistics stay float32; see
+            `stackit.precision`. Defaults to `None` (float32 throughout).
 
     Raises:
         ValueError: For bad arguments, or a `session` that does not hold this graph's layers.
@@ -113,7 +117,9 @@ class DNN:
                  tensorboard_dir: str | None = None, checkpoint_path: str | None = None,
                  best_checkpoint_path: str | None = None, max_checkpoints: int | None = None,
                  session: Session | None = None, best_val_accuracy: float = 0.0, *,
-                 seed: int | None = None, clip_value: float | None = None):
+                 seed: int | None = None, clip_value: float | None = None,
+                 mixed_precision: str | None = None):
+        self.mixed_precision = precision.policy_name(mixed_precision)
         self.tensorboard = model_tensorboard(tensorboard_verbose, tensorboard_dir)
         check_non_negative("clip_gradients", clip_gradients, " (0 disables clipping)")
         if clip_value is not None:
@@ -248,13 +254,15 @@ class DNN:
         frozen = set(self.frozen)
         txs = [build_optimizer(head, self.clip_gradients, params, frozen, known, self.clip_value)
                for head in self.heads]
+        if self.mixed_precision == "float16":
+            txs = [precision.dynamic_loss_scale(tx) for tx in txs]
         for head, tx in zip(self.heads, txs, strict=True):
             head.tx = tx
         fresh = tuple(tx.init(params) for tx in txs)  # one per head, in head order
         self._opt_state = tuple(transplant_state(old, new) for old, new in zip(
             self._opt_state, fresh, strict=True)) if keep_opt_state else fresh
         scan = not (jax.default_backend() == "cpu" and self.net.scan_slow_on_cpu)
-        self.steps = Steps(self.net, self.heads, self._outputs, scan)
+        self.steps = Steps(self.net, self.heads, self._outputs, scan, self.mixed_precision)
 
     def _values(self, store: dict) -> dict:
         names = [row.layer.name for row in self.rows]

@@ -97,6 +97,7 @@ def save_model(model, model_file: str, weights_only: bool = False) -> str:
         arrays.update(checkpoint.tree_to_arrays(prefix, tree))
     meta = {"weights_only": weights_only, "epoch": model.epoch, "seed": model.seed,
             "clip_gradients": model.clip_gradients, "clip_value": model.clip_value,
+            "mixed_precision": model.mixed_precision,
             "preprocessing_fitted": model.preprocessing_fitted,
             "graph": _graph_config(model),
             "stored_layers": _stored_layers(model),

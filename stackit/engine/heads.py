@@ -15,6 +15,7 @@ from stackit.estimator import LOSS_TENSOR, Regression
 from stackit.layers.base import Tensor
 from stackit.metrics import Metric
 from stackit.network import Network
+from stackit.precision import LossScaleState
 
 __all__ = ["Head", "build_heads", "trainable_mask", "build_optimizer", "match_layers",
            "group_multipliers", "scale_by_group", "transplant_state", "WEIGHT_KEY_PREFIX"]
@@ -243,7 +244,9 @@ def transplant_state(old, new):
     """`new` (a fresh optimizer state) with every leaf that `old` also holds (same path
     inside the trained part, same shape and dtype) taken from `old`: after the set of frozen
     layers changed, the other parameters keep their moments, and the counts and learning
-    rate go on. Parameters trained anew start from fresh state."""
+    rate go on. Parameters trained anew start from fresh state; a loss scale goes on."""
+    if isinstance(old, LossScaleState) and isinstance(new, LossScaleState):
+        return old._replace(inner=transplant_state(old.inner, new.inner))
     kept = {_canonical(path): leaf for path, leaf in jax.tree_util.tree_leaves_with_path(old)}
 
     def pick(path, leaf):

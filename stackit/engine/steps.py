@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
-from stackit import activations, mixing
+from stackit import activations, mixing, precision
 from stackit.engine.heads import Head
 from stackit.layers.base import Tensor
 from stackit.metrics import Metric
@@ -58,11 +58,14 @@ class Steps:
         heads: Its heads (empty for a predict-only model).
         outputs: The tensors `predict` returns.
         scan: Fuse a chunk of training steps into one `lax.scan` (else one step per call).
+        mixed_precision: Compute in this dtype ('bfloat16', 'float16'; `stackit.precision`),
+            or None for float32 throughout.
     """
 
     def __init__(self, net: Network, heads: Sequence[Head], outputs: Sequence[Tensor],
-                 scan: bool):
+                 scan: bool, mixed_precision: str | None = None):
         self.net, self.heads, self.outputs, self.scan = net, list(heads), list(outputs), scan
+        self.mixed_precision = mixed_precision
         self.cond_guard = jax.default_backend() == "cpu"  # see _guarded_update
         self.train_chunk = jax.jit(self._chunk(self._train_step, scan), donate_argnums=(0,))
         self.eval_chunk = jax.jit(self._chunk(self._eval_step, True))
@@ -154,8 +157,8 @@ class Steps:
         `y` holds dense targets (`_dense_targets`); with `mixed`, sparse labels mix through
         the loss."""
         wanted = [h.output for h in heads] + [h.loss_node for h in heads if h.loss_node]
-        values, logits, new_state = self.net.apply(params, layer_state, x, training=training,
-                                                   key=key, outputs=wanted, mask=mask)
+        values, logits, new_state = self._apply(params, layer_state, x, training=training,
+                                                key=key, outputs=wanted, mask=mask)
         count = jnp.sum(mask)
         loss_values = iter(values[len(heads):])
         results = []
@@ -209,16 +212,21 @@ class Steps:
         acc = {**acc, "heads": dict(acc["heads"])}
         for i, head in enumerate(self.heads):
             key, step_key = jax.random.split(key)
+            scale = precision.loss_scale(opt_states[i])  # float16: a dynamic loss scale
 
-            def objective(p, head=head, layer_state=layer_state, step_key=step_key):
+            def objective(p, head=head, layer_state=layer_state, step_key=step_key,
+                          scale=scale):
                 results, new_state = self._evaluate_heads(p, layer_state, x, y, mask, [head],
                                                           training=True, key=step_key,
                                                           mixed=mixed)
-                loss_mean = results[0][3]
-                return loss_mean + self.net.penalty(p), (results[0], new_state)
+                total = results[0][3] + self.net.penalty(p)
+                return total if scale is None else total * scale, (results[0], new_state)
 
             (total, (result, new_state)), grads = jax.value_and_grad(
                 objective, has_aux=True)(params)
+            if scale is not None:
+                total = total / scale
+                grads = jax.tree.map(lambda g, scale=scale: g / scale, grads)
             finite = jnp.isfinite(total)
             if gradients:
                 acc["grads"] = {**acc["grads"], head.name: self._gradient_stats(
@@ -275,9 +283,25 @@ class Steps:
         return acc, params, layer_state
 
     def _predict(self, params, layer_state, x):
-        values, _, _ = self.net.apply(params, layer_state, x, training=False, key=None,
-                                      outputs=self.outputs)
+        values, _, _ = self._apply(params, layer_state, x, training=False, key=None,
+                                   outputs=self.outputs)
         return tuple(values)
+
+    def _apply(self, params, layer_state, x, **kwargs):
+        """`net.apply`, in the compute dtype under mixed precision: float parameters and
+        inputs cast to it, outputs and logits cast back to float32, the layer state kept in
+        its own dtype (float32 batch-norm statistics)."""
+        if self.mixed_precision is None:
+            return self.net.apply(params, layer_state, x, **kwargs)
+        dtype = precision.compute_dtype(self.mixed_precision)
+        with precision.computing_in(dtype):
+            values, logits, new_state = self.net.apply(
+                precision.to_compute(params, dtype), layer_state,
+                precision.to_compute(x, dtype), **kwargs)
+        new_state = {name: jax.tree.map(lambda new, old: new.astype(old.dtype), s,
+                                        layer_state[name]) if name in layer_state else s
+                     for name, s in new_state.items()}
+        return precision.to_float32(values), precision.to_float32(logits), new_state
 
     @staticmethod
     def _chunk(step: Callable, scan: bool) -> Callable:

@@ -26,6 +26,7 @@ from stackit import activations, initializations, regularizers
 from stackit._registry import configurable, from_config, to_config
 from stackit.layers import naming
 from stackit.layers.naming import reset_default_graph
+from stackit.precision import float_dtype
 
 __all__ = ["Layer", "Output", "Tensor", "ParamRef", "reset_default_graph", "layer_from_config"]
 
@@ -479,5 +480,6 @@ def channels_last(v: jax.Array, ndim: int) -> jax.Array:
 
 
 def as_float(x: jax.Array) -> jax.Array:
-    """Casts integer inputs to float32 and leaves floats alone."""
-    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+    """Casts integer inputs to the compute dtype (float32, or a mixed-precision model's
+    `stackit.precision.float_dtype()`) and leaves floats alone."""
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(float_dtype())

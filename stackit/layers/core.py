@@ -24,6 +24,7 @@ from stackit.layers.base import (
     flat_size,
 )
 from stackit.layers.naming import tflearn_name
+from stackit.precision import float_dtype
 
 if TYPE_CHECKING:
     from stackit.data_augmentation import DataAugmentation
@@ -100,6 +101,8 @@ class InputData(Layer):
             x = self.data_augmentation.apply(x, key)
         if self.data_preprocessing is not None:
             x = self.data_preprocessing.apply(state, x)
+        if jnp.issubdtype(x.dtype, jnp.floating) and float_dtype() != jnp.float32:
+            x = x.astype(float_dtype())  # a mixed-precision model's compute dtype
         return x, state
 
 

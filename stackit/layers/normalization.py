@@ -32,6 +32,13 @@ def _moments(x: jax.Array, mask: jax.Array | None) -> tuple[jax.Array, jax.Array
     return mean, var, jnp.any(n > 0)
 
 
+def _widened(x: jax.Array) -> jax.Array:
+    """`x` as a float at least float32: statistics of bfloat16 / float16 activations (mixed
+    precision) are computed in float32, and the result cast back to `x`'s dtype."""
+    x = as_float(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
 @dataclasses.dataclass(frozen=True)
 class BatchNormalization(Layer):
     """Normalizes each channel (last axis) with batch statistics in training, moving ones otherwise.
@@ -75,7 +82,8 @@ class BatchNormalization(Layer):
 
     def apply(self, params, state, x, *, training, key, mask=None):
         del key
-        x = as_float(x)
+        dtype = as_float(x).dtype
+        x = _widened(x)
         if training:
             mean, var, seen = _moments(x, mask)
             new = {
@@ -88,7 +96,7 @@ class BatchNormalization(Layer):
         scale = lax.rsqrt(var + self.epsilon) * params["gamma"]
         y = ((x - channels_last(mean, x.ndim)) * channels_last(scale, x.ndim)
              + channels_last(params["beta"], x.ndim))
-        return y, state
+        return y.astype(dtype), state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,7 +175,8 @@ class LayerNormalization(Layer):
 
     def apply(self, params, state, x, *, training, key):
         del training, key
-        x = as_float(x)
+        dtype = as_float(x).dtype
+        x = _widened(x)
         mean = jnp.mean(x, axis=-1, keepdims=True)
         var = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
         y = (x - mean) * lax.rsqrt(var + self.epsilon)
@@ -175,7 +184,7 @@ class LayerNormalization(Layer):
             y = y * channels_last(params["gamma"], y.ndim)
         if self.center:
             y = y + channels_last(params["beta"], y.ndim)
-        return y, state
+        return y.astype(dtype), state
 
 
 @dataclasses.dataclass(frozen=True)

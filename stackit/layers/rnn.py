@@ -171,7 +171,7 @@ class Recurrent(Layer):
         """Dropout on the inputs, the scan (from the end with `backwards`), dropout on the
         outputs: `(output, final carry)`. Outputs come in processing order."""
         cell = self.rnn_cell()
-        carry = tuple(states) if states else cell.zero_carry(seq.shape[0])
+        carry = tuple(states) if states else cell.zero_carry(seq.shape[0], seq.dtype)
         in_key = out_key = None
         if training and (self.dropout or self.output_dropout):
             if key is None:
