@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 from lenet_vs_jax import init_lenet, lenet_logits  # noqa: E402
 
-from stackit.layers._few_channels import conv_2d  # noqa: E402
+from stackit.layers._xla_cpu import conv_2d  # noqa: E402
 
 DIMS = ("NHWC", "HWIO", "NHWC")
 

@@ -16,7 +16,7 @@ import jax
 from jax import lax
 
 from stackit import activations, initializations
-from stackit.layers._few_channels import conv_2d
+from stackit.layers._xla_cpu import conv_2d
 from stackit.layers.base import Layer, Shape, activated_shape, as_float, channels_last
 
 __all__ = ["Conv1D", "Conv2D", "Conv3D", "AtrousConv2D", "GroupedConv2D"]
