@@ -17,6 +17,7 @@ from stackit import (
                      data_preprocessing,
                      data_utils,
                      datasets,
+                     distributed,
                      initializations,
                      layers,
                      losses,
@@ -84,7 +85,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     *_layer_names,
-    "activations", "callbacks", "data_utils", "datasets", "initializations", "layers", "losses",
+    "activations", "callbacks", "data_utils", "datasets", "distributed", "initializations",
+    "layers", "losses",
     "objectives", "metrics", "optimizers", "regularizers", "variables", "schedules",
     "init_graph", "DNN", "Model", "Sequential", "load_model", "load_exported", "History",
     "NonFiniteLossError",

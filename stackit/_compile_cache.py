@@ -16,7 +16,7 @@ import jax
 __all__ = ["ENV", "default_folder", "enable"]
 
 ENV = "STACKIT_COMPILATION_CACHE"
-_OFF = ("0", "off", "false", "no")
+OFF = ("0", "off", "false", "no")
 #: Compilations shorter than this are not written. jax's default, 1 s, misses most of a small
 #: model's steps on a CPU, and building a model runs a few dozen one-operation programs (the
 #: initializers, the optimizer's zeros) of ~30 ms each: caching those too takes `DNN(net)` for
@@ -35,7 +35,7 @@ def enable() -> str | None:
     or turned it off; returns the folder in use (None when off). A folder that cannot be
     created (a read-only home) leaves the cache off, silently: it only saves time."""
     setting = os.environ.get(ENV, "").strip()
-    if setting.lower() in _OFF:
+    if setting.lower() in OFF:
         return None
     config: Any = jax.config  # its flags are attributes mypy cannot see
     chosen = config.jax_compilation_cache_dir or os.environ.get("JAX_COMPILATION_CACHE_DIR")

@@ -18,6 +18,7 @@ import jax
 import numpy as np
 
 from stackit._atomic import atomic_write
+from stackit.distributed import fetch, is_main_process
 
 __all__ = ["save", "load", "check_path", "CheckpointError", "tree_to_arrays",
            "arrays_into_tree", "matching_into_tree"]
@@ -50,7 +51,9 @@ def _path_name(path, rename: dict[str, str] | None = None) -> str:
 def tree_to_arrays(prefix: str, tree: Any) -> dict[str, np.ndarray]:
     """Flattens a pytree into `{prefix/path: numpy array}`."""
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {f"{prefix}/{_path_name(path)}": np.asarray(leaf) for path, leaf in leaves}
+    values = fetch([leaf for _, leaf in leaves])  # several processes: gathered where split
+    return {f"{prefix}/{_path_name(path)}": np.asarray(value)
+            for (path, _), value in zip(leaves, values, strict=True)}
 
 
 def arrays_into_tree(prefix: str, template: Any, arrays: dict[str, np.ndarray], file: str,
@@ -169,10 +172,14 @@ def check_path(path: Any, action: str) -> str:
 
 def save(path: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
     """Writes `arrays` and the JSON-able `meta` to `path` atomically; returns the path written.
+    With several processes (`stackit.distributed`) only the main one writes; the others (which
+    hold the same values) return the path without writing.
 
     Raises:
         OSError: If the folder cannot be written.
     """
+    if not is_main_process():
+        return path
     header = dict(meta, format_version=FORMAT_VERSION)
     payload = dict(arrays)
     payload[_META_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)

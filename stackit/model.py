@@ -33,13 +33,14 @@ from stackit.engine import (
     Steps,
     TrainState,
     build_heads,
+    dispatch,
     evaluate_arrays,
     fit_loop,
     predict_arrays,
     train_batch,
 )
 from stackit.engine.heads import Head, build_optimizer, match_layers, transplant_state
-from stackit.engine.loop import Position, primary_head
+from stackit.engine.loop import STEPS_PER_CHUNK, Position, primary_head
 from stackit.engine.stream import PlacedStream
 from stackit.estimator import Regression
 from stackit.export import export_model
@@ -102,6 +103,10 @@ class DNN:
             a dynamic loss scale) to compute in that dtype while parameters, optimizer state,
             losses, metrics, outputs and batch-norm statistics stay float32; see
             `stackit.precision`. Defaults to `None` (float32 throughout).
+        steps_per_execution: Training steps per dispatch to the device (Keras's name): above
+            1 they run fused in one compiled `lax.scan`, 1 runs one compiled step per call.
+            Also settable later (`model.steps_per_execution = 8`, or Keras's `compile`).
+            Defaults to `None`: chosen per model and backend (see docs/performance.md).
 
     Raises:
         ValueError: For bad arguments, or a `session` that does not hold this graph's layers.
@@ -118,8 +123,10 @@ class DNN:
                  best_checkpoint_path: str | None = None, max_checkpoints: int | None = None,
                  session: Session | None = None, best_val_accuracy: float = 0.0, *,
                  seed: int | None = None, clip_value: float | None = None,
-                 mixed_precision: str | None = None):
+                 mixed_precision: str | None = None, steps_per_execution: int | None = None):
         self.mixed_precision = precision.policy_name(mixed_precision)
+        self._steps_per_execution = _checked_steps_per_execution(steps_per_execution)
+        self._measured_dispatch: int | None = None
         self.tensorboard = model_tensorboard(tensorboard_verbose, tensorboard_dir)
         check_non_negative("clip_gradients", clip_gradients, " (0 disables clipping)")
         if clip_value is not None:
@@ -261,8 +268,35 @@ class DNN:
         fresh = tuple(tx.init(params) for tx in txs)  # one per head, in head order
         self._opt_state = tuple(transplant_state(old, new) for old, new in zip(
             self._opt_state, fresh, strict=True)) if keep_opt_state else fresh
-        scan = not (jax.default_backend() == "cpu" and self.net.scan_slow_on_cpu)
-        self.steps = Steps(self.net, self.heads, self._outputs, scan, self.mixed_precision)
+        self.steps = Steps(self.net, self.heads, self._outputs, self._dispatch(),
+                           self.mixed_precision)
+
+    @property
+    def steps_per_execution(self) -> int | None:
+        """Training steps per dispatch as the user set it (None: chosen by stackit; the
+        value in use is `model.steps.steps_per_dispatch`)."""
+        return self._steps_per_execution
+
+    @steps_per_execution.setter
+    def steps_per_execution(self, value: int | None) -> None:
+        self._steps_per_execution = _checked_steps_per_execution(value)
+        if self.steps is not None and self.steps.steps_per_dispatch != self._dispatch():
+            self.steps = Steps(self.net, self.heads, self._outputs, self._dispatch(),
+                               self.mixed_precision)
+
+    def _dispatch(self) -> int:
+        """Steps per dispatch: the user's, else the last measured one, else one per call
+        where the backend runs this network's training step much slower inside a scan
+        (convolutions on XLA:CPU), else `STEPS_PER_CHUNK`."""
+        if self._steps_per_execution is not None:
+            return self._steps_per_execution
+        if self._measured_dispatch is not None:
+            return self._measured_dispatch
+        return self._guessed_dispatch()
+
+    def _guessed_dispatch(self) -> int:
+        slow = jax.default_backend() == "cpu" and self.net.scan_slow_on_cpu
+        return 1 if slow else STEPS_PER_CHUNK
 
     def _values(self, store: dict) -> dict:
         names = [row.layer.name for row in self.rows]
@@ -402,7 +436,8 @@ class DNN:
         return self.steps
 
     def compile(self, optimizer="adam", loss="categorical_crossentropy", metrics=None,
-                learning_rate: float = 0.001, **regression_kwargs) -> None:
+                learning_rate: float = 0.001, *, steps_per_execution: int | None = None,
+                **regression_kwargs) -> None:
         """Keras-style: adds an estimator on the model's output (which must have none yet).
 
         Args:
@@ -412,8 +447,12 @@ class DNN:
                 under its name (`['accuracy', 'top_k', stackit.metrics.F1()]`). Defaults to
                 `None`.
             learning_rate: Used when `optimizer` is a name. Defaults to `0.001`.
+            steps_per_execution: Training steps per dispatch (see `DNN`). Defaults to
+                `None` (unchanged).
             **regression_kwargs: Other `Regression` arguments (`batch_size`, ...).
         """
+        if steps_per_execution is not None:
+            self._steps_per_execution = _checked_steps_per_execution(steps_per_execution)
         if isinstance(metrics, (list, tuple)):  # one metric is kept as it was given
             metrics = None if not metrics else metrics[0] if len(metrics) == 1 else \
                 tuple(metrics)
@@ -583,14 +622,47 @@ class DNN:
             callbacks = [Snapshots(), *callbacks]
         for callback in callbacks:
             callback.set_model(self)
+        gradients = any(callback.gradient_summaries for callback in callbacks)
+        if stream is None and not (resume and self.position is not None):
+            self._measure_dispatch(n_epoch * state.steps_per_epoch, x, y, batch_size, mix,
+                                   gradients)
         fit_loop(  # publishes its state through `_sync` (callbacks may replace it at the end)
             self._built_steps(), self._built_state(), stream or (x, y), val, n_epoch=n_epoch,
             batch_size=batch_size, val_batch_size=val_batch_size, shuffle=shuffle,
             callbacks=([progress] if progress else []) + callbacks, state=state,
             snapshot_step=snapshot_step, snapshot_epoch=snapshot_epoch, rng=self.data_rng,
             sync=self._sync, resume=self.position if resume else None, mix=mix,
-            gradients=any(callback.gradient_summaries for callback in callbacks))
+            gradients=gradients)
         return History(state.history, list(range(state.start_epoch + 1, state.epoch + 1)))
+
+    def _measure_dispatch(self, total_steps: int, x: dict, y: dict, batch_size: int, mix,
+                          gradients: bool) -> None:
+        """For a long fit without `steps_per_execution`: takes the faster of one step and
+        `STEPS_PER_CHUNK` steps per dispatch, as measured on this machine before (remembered)
+        or now (`stackit.engine.dispatch`)."""
+        if self._steps_per_execution is not None or not dispatch.worth_measuring(total_steps):
+            return
+        current = self._built_steps()
+        key = dispatch.choice_key(model_io.graph_config(self), batch_size, self.mixed_precision)
+        choice = dispatch.recall(key)
+        made = {current.steps_per_dispatch: current}
+
+        def steps_for(per: int) -> Steps:
+            if per not in made:
+                made[per] = Steps(self.net, self.heads, self._outputs, per, self.mixed_precision)
+            return made[per]
+
+        if choice is None:
+            acc = current.new_accumulators()
+            if gradients:
+                acc["grads"] = current.new_gradient_stats(self._built_state().params)
+            seconds = dispatch.measure({per: steps_for(per).trainer(mix, gradients)
+                                        for per in (1, dispatch.SCAN_PROBE)},
+                                       self._built_state(), acc, x, y, batch_size)
+            choice = dispatch.decide(seconds, self._guessed_dispatch(), STEPS_PER_CHUNK)
+            dispatch.remember(key, choice)
+        self._measured_dispatch = choice
+        self.steps = steps_for(choice)
 
     def _resume(self, n_epoch: int, say) -> int:
         """Loads the newest snapshot for `fit(resume=True)`; returns the epochs left to run."""
@@ -924,6 +996,18 @@ def _fresh_input_name() -> str:
     from stackit.layers.naming import unique_name
 
     return unique_name("InputData")
+
+
+def _checked_steps_per_execution(value) -> int | None:
+    """`steps_per_execution` as an int, or None (chosen by stackit).
+
+    Raises:
+        ValueError: If it is neither None nor a positive int.
+    """
+    if value is not None:
+        check_positive_int("steps_per_execution", value)
+        return int(value)
+    return None
 
 
 def _not_built_error() -> ValueError:

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from stackit import checkpoint, mixing, optimizers
+from stackit import checkpoint, distributed, mixing, optimizers
 from stackit._registry import to_json
 from stackit.callbacks.base import TrainingState
 from stackit.engine import TrainState
@@ -99,7 +99,7 @@ def save_model(model, model_file: str, weights_only: bool = False) -> str:
             "clip_gradients": model.clip_gradients, "clip_value": model.clip_value,
             "mixed_precision": model.mixed_precision,
             "preprocessing_fitted": model.preprocessing_fitted,
-            "graph": _graph_config(model),
+            "graph": graph_config(model),
             "stored_layers": _stored_layers(model),
             "frozen": list(model.frozen)}
     if not weights_only:
@@ -321,7 +321,7 @@ def write_snapshots(model, state: TrainingState) -> str | None:
     written = None
     if model.checkpoint_path:
         written = save_model(model, f"{model.checkpoint_path}-{state.step}")
-        if model.max_checkpoints:
+        if model.max_checkpoints and distributed.is_main_process():
             pattern = f"{glob.escape(model.checkpoint_path)}-*.npz"
             found = sorted((p for p in glob.glob(pattern) if _snapshot_step(p) >= 0),
                            key=_snapshot_step)
@@ -335,7 +335,7 @@ def write_snapshots(model, state: TrainingState) -> str | None:
     return written
 
 
-def _graph_config(model) -> dict:
+def graph_config(model) -> dict:
     """Layers (configs, None where a config cannot describe one), nodes as
     `[layer index, parent node indices]`, and the output node indices."""
     net = model.net

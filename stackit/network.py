@@ -8,7 +8,9 @@ several nodes (a shared layer) has one set of parameters, keyed by its name.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -185,6 +187,16 @@ class Network:
                 new_state[name] = s
             values[i] = y
         return [values[self.index[id(t)]] for t in outputs], logits, new_state
+
+    def values_per_sample(self) -> int:
+        """The values one sample's forward pass computes over all nodes (unknown sizes count
+        as 1): an upper bound on its activations, to size evaluation batches."""
+        total = 0
+        for node in self.nodes:
+            shapes: Any = node.sample_shape if node.n_outputs > 1 else (node.sample_shape,)
+            for shape in shapes:
+                total += math.prod(d if isinstance(d, int) and d > 0 else 1 for d in shape)
+        return max(total, 1)
 
     def penalty(self, params: dict) -> jax.Array | float:
         """Sum of the layers' weight-decay terms."""

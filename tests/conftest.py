@@ -1,6 +1,7 @@
 """Shared test fixtures: make numeric mistakes loud and give each test a fresh PRNG key."""
 
 import atexit
+import os
 import shutil
 import tempfile
 
@@ -18,6 +19,8 @@ atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+# Measured dispatch choices (stackit.engine.dispatch) go there too, never to the user's cache.
+os.environ["STACKIT_DISPATCH_FILE"] = os.path.join(_CACHE, "dispatch.json")
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable
 
 from stackit.callbacks.base import Callback, TrainingState
+from stackit.distributed import is_main_process
 from stackit.learning_rate import checked
 
 __all__ = ["LearningRateScheduler", "require_learning_rate"]
@@ -78,7 +79,7 @@ class LearningRateScheduler(Callback):
             value = self.schedule(epoch, lr) if self._with_lr else self.schedule(epoch)
             new = _checked_rate(value, epoch, lr)
             state.set_learning_rate(new, head)
-            if self.verbose:
+            if self.verbose and is_main_process():
                 who = f" ({head})" if len(state.learning_rates) > 1 else ""
                 print(f"Epoch {state.epoch}: LearningRateScheduler setting learning rate{who} "
                       f"to {new:.6g}.", flush=True)

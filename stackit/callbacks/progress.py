@@ -17,6 +17,7 @@ from rich.progress import (
 )
 
 from stackit.callbacks.base import Callback, TrainingState
+from stackit.distributed import is_main_process
 
 __all__ = ["ProgressBar", "PlainLogger", "default_progress"]
 
@@ -151,8 +152,8 @@ class ProgressBar(Callback):
 
 def default_progress(verbose: int) -> Callback | None:
     """The display for `fit(verbose=...)`: 0 silent, 1 live bar on a terminal (plain lines
-    otherwise), 2 plain lines."""
-    if verbose == 0:
+    otherwise), 2 plain lines. With several processes only the main one shows progress."""
+    if verbose == 0 or not is_main_process():
         return None
     if verbose == 1 and sys.stdout.isatty():
         return ProgressBar()

@@ -9,6 +9,7 @@ import numpy as np
 from stackit.callbacks.base import Callback, TrainingState
 from stackit.callbacks.builtin import _Monitor
 from stackit.callbacks.lr_scheduler import require_learning_rate
+from stackit.distributed import is_main_process
 
 __all__ = ["ReduceLROnPlateau"]
 
@@ -106,7 +107,7 @@ class ReduceLROnPlateau(Callback):
                 new = max(lr * self.factor, self.min_lr)
                 state.set_learning_rate(new, head)
                 reduced = True
-                if self.verbose:
+                if self.verbose and is_main_process():
                     who = f" ({head})" if len(state.learning_rates) > 1 else ""
                     print(f"Epoch {state.epoch}: ReduceLROnPlateau reducing learning rate{who} "
                           f"to {new:.6g}.", flush=True)

@@ -11,6 +11,7 @@ from typing import IO, Any
 import numpy as np
 
 from stackit.callbacks.base import Callback, TrainingState
+from stackit.distributed import is_main_process
 
 __all__ = ["CSVLogger", "LambdaCallback"]
 
@@ -68,6 +69,8 @@ class CSVLogger(Callback):
         return writer
 
     def on_epoch_end(self, state: TrainingState) -> None:
+        if not is_main_process():  # several processes: one file, from the main one
+            return
         row = {"epoch": state.epoch, **{k: _cell(v) for k, v in state.logs().items()}}
         if self._writer is None:
             self._writer = self._open(list(row))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from stackit.callbacks.base import Callback, TrainingState
+from stackit.distributed import is_main_process
 
 __all__ = ["Snapshots"]
 
@@ -18,7 +19,7 @@ class Snapshots(Callback):
         if not state.snapshot_due:
             return
         written = self.model.snapshot(state)
-        if state.interrupted and written:
+        if state.interrupted and written and is_main_process():
             print(f"Saved a snapshot at step {state.step} to {written}; continue with "
                   f"fit(..., resume=True).", file=sys.stderr, flush=True)
 

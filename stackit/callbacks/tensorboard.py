@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from stackit.callbacks.base import Callback, TrainingState
+from stackit.distributed import is_main_process
 
 __all__ = ["TensorBoard", "default_log_dir", "run_name", "model_tensorboard"]
 
@@ -200,7 +201,8 @@ class TensorBoard(Callback):
     # -- hooks ---------------------------------------------------------------------------------
     def on_train_begin(self, state: TrainingState) -> None:
         self._close()
-        self._writer_class = _summary_writer()
+        # with several processes only the main one writes (the values are the same in all)
+        self._writer_class = _summary_writer() if is_main_process() else None
         self.run_dir, self._histogram_seconds = None, 0.0
         self._histogram_step = {"weights": -1, "gradients": -1}
         if self._writer_class is None:

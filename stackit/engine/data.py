@@ -2,25 +2,28 @@
 
 Inputs and targets are dicts of arrays (pytrees); every leaf is batched, placed and gathered the
 same way. The data go to the device once when they fit; each step gathers its rows there from a
-permutation. The last partial batch is padded with index -1 and masked.
+permutation. The last partial batch is padded with index -1 and masked, and so is every step's
+batch up to a multiple of the device count (`Placement`).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from stackit.distributed import fetch
 from stackit.engine.prefetch import prefetch
 from stackit.inputs import is_lazy, take_rows
 
 __all__ = ["chunk_plan", "batch_indices", "unaliased", "Placement", "DeviceData",
-           "DEVICE_DATA_LIMIT_BYTES", "n_rows", "host_rows", "aligned_empty"]
+           "DEVICE_DATA_LIMIT_BYTES", "n_rows", "host_rows", "aligned_empty", "fetch",
+           "global_array", "pad_columns", "pad_rows"]
 
 # Data larger than this stays on the host and is sent one chunk at a time.
 DEVICE_DATA_LIMIT_BYTES = 2 << 30
@@ -64,26 +67,88 @@ def n_rows(data: dict) -> int:
 
 class Placement:
     """Where arrays live: one device, or, with several devices, the batch axis split over a
-    one-axis mesh of all of them (data parallelism; parameters replicated)."""
+    one-axis mesh of all of them (data parallelism; parameters replicated). With several
+    processes (`stackit.distributed`) the mesh spans every process's devices, and each process
+    puts only the parts of an array its own devices hold.
 
-    def __init__(self, batch_size: int):
+    A step's batch of indices is padded with -1 (masked, as the last partial batch is) to a
+    multiple of the device count, so any batch size runs on every device.
+
+    Args:
+        batch_size: Unused; kept for callers that pass the batch size. Defaults to `None`.
+    """
+
+    def __init__(self, batch_size: int | None = None):
+        del batch_size  # any batch size is padded to a multiple of the device count
         devices = jax.devices()
-        self.mesh = None
-        if len(devices) > 1 and batch_size % len(devices) == 0:
-            self.mesh = Mesh(np.asarray(devices), ("batch",))
+        self.n_devices = len(devices)
+        self.multiprocess = jax.process_count() > 1
+        self.mesh = Mesh(np.asarray(devices), ("batch",)) if len(devices) > 1 else None
+
+    def width(self, batch_size: int) -> int:
+        """The padded batch size: `batch_size` rounded up to a multiple of the devices."""
+        return -(-batch_size // self.n_devices) * self.n_devices
 
     def replicate(self, tree):
         """Copies `tree` to every device (or to the one device)."""
         if self.mesh is None:
             return jax.device_put(tree)
-        return jax.device_put(tree, NamedSharding(self.mesh, PartitionSpec()))
+        return self._put(tree, PartitionSpec())
 
     def split_batches(self, idx: np.ndarray):
-        """Batch indices (..., B) with the batch axis spread over the devices."""
+        """Batch indices (..., B), padded with -1 to (..., `width(B)`), the batch axis spread
+        over the devices."""
+        idx = pad_columns(idx, self.width(idx.shape[-1]))
         if self.mesh is None:
             return idx
-        spec = PartitionSpec(*([None] * (idx.ndim - 1)), "batch")
-        return jax.device_put(idx, NamedSharding(self.mesh, spec))
+        return self._put(idx, PartitionSpec(*([None] * (idx.ndim - 1)), "batch"))
+
+    def split_rows(self, tree):
+        """Arrays (B, ...) of one batch, padded with zero rows to `width(B)` rows and spread
+        over the devices along their first axis."""
+        tree = jax.tree.map(lambda a: pad_rows(np.asarray(a), self.width(len(a))), tree)
+        if self.mesh is None:
+            return jax.device_put(tree)
+        return self._put(tree, PartitionSpec("batch"))
+
+    def _put(self, tree, spec: PartitionSpec):
+        assert self.mesh is not None
+        sharding = NamedSharding(self.mesh, spec)
+        if not self.multiprocess:
+            return jax.device_put(tree, sharding)
+        return jax.tree.map(lambda leaf: global_array(leaf, sharding), tree)
+
+
+def global_array(leaf, sharding: NamedSharding) -> jax.Array:
+    """`leaf` (the same value in every process) as an array over `sharding`'s devices, of
+    every process: each process copies only the parts its own devices hold (no transfer
+    between processes, no check that the values agree)."""
+    if isinstance(leaf, jax.Array):
+        if leaf.sharding == sharding:
+            return leaf
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            data = global_array(jax.random.key_data(leaf), sharding)
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(leaf))
+        if not leaf.is_fully_addressable:
+            return jax.device_put(leaf, sharding)
+    host = np.asarray(leaf)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def pad_columns(idx: np.ndarray, width: int) -> np.ndarray:
+    """`idx` (..., B) with -1 columns appended up to `width`."""
+    if idx.shape[-1] == width:
+        return idx
+    pad = np.full((*idx.shape[:-1], width - idx.shape[-1]), -1, idx.dtype)
+    return np.concatenate([idx, pad], axis=-1)
+
+
+def pad_rows(value: np.ndarray, size: int) -> np.ndarray:
+    """`value` with zero rows appended up to `size` rows."""
+    if len(value) == size:
+        return value
+    pad = np.zeros((size - len(value), *value.shape[1:]), value.dtype)
+    return np.concatenate([value, pad])
 
 
 class DeviceData:
@@ -91,10 +156,11 @@ class DeviceData:
     they fit, else gathered on the host per chunk (large or lazily loaded data: an h5py
     dataset, a dask array, a memmap, an image preloader), one chunk ahead of the device."""
 
-    def __init__(self, x: dict, y: dict, placement: Placement):
+    def __init__(self, x: dict, y: dict, placement: Placement, on_host: bool = False):
         self.placement = placement
         leaves = [*x.values(), *y.values()]
-        self.on_device = (all(isinstance(a, np.ndarray) and not is_lazy(a) for a in leaves)
+        self.on_device = (not on_host
+                          and all(isinstance(a, np.ndarray) and not is_lazy(a) for a in leaves)
                           and sum(a.nbytes for a in leaves) <= DEVICE_DATA_LIMIT_BYTES)
         if self.on_device:
             self.x, self.y = placement.replicate((x, y))
@@ -105,6 +171,8 @@ class DeviceData:
         """(xs, ys, idx) for one chunk of batch indices."""
         if self.on_device:
             return self.x, self.y, self.placement.split_batches(idx)
+        if self.placement.multiprocess:
+            return self._own_rows(idx)
         flat = idx.reshape(-1)
         safe = np.maximum(flat, 0)  # padding reads row 0: real (finite) values, masked out
         local = np.where(flat >= 0, np.arange(flat.size), -1).astype(np.int32)
@@ -113,8 +181,36 @@ class DeviceData:
         xs, ys = self.placement.replicate(rows)
         return xs, ys, self.placement.split_batches(local.reshape(idx.shape))
 
-    def chunks(self, idx: np.ndarray) -> Iterator[tuple[np.ndarray, tuple]]:
-        """`(idx[c], chunk(idx[c]))` for each chunk `c` of `idx` (chunks, steps, batch). Host
+    def _own_rows(self, idx: np.ndarray):
+        """`chunk` for host data with several processes: each process reads and sends only
+        the rows its own devices' columns of `idx` (steps, batch) take. The rows are sent
+        device by device (the first device's steps, then the next one's), split over the
+        devices along the row axis, with local indices to match."""
+        placement = self.placement
+        assert placement.mesh is not None
+        idx = pad_columns(idx, placement.width(idx.shape[-1]))
+        steps, width = idx.shape
+        devices = placement.n_devices
+        by_device = (steps, devices, width // devices)
+        source = np.maximum(idx.reshape(by_device).transpose(1, 0, 2).reshape(-1), 0)
+        local = np.arange(source.size, dtype=np.int32).reshape(
+            by_device[1], steps, by_device[2]).transpose(1, 0, 2).reshape(steps, width)
+        local = np.where(idx >= 0, local, -1).astype(np.int32)
+        sharding = NamedSharding(placement.mesh, PartitionSpec("batch"))
+
+        def put(data) -> jax.Array:
+            def rows(index) -> np.ndarray:  # index: this device's (slice of rows, ...)
+                return host_rows(data, source[index[0]])
+
+            return jax.make_array_from_callback((source.size, *data.shape[1:]), sharding, rows)
+
+        xs, ys = ({k: put(v) for k, v in tree.items()} for tree in (self.x, self.y))
+        return xs, ys, placement.split_batches(local)
+
+    def chunks(self, idx: np.ndarray | Sequence[np.ndarray]
+               ) -> Iterator[tuple[np.ndarray, tuple]]:
+        """`(idx[c], chunk(idx[c]))` for each chunk `c` of `idx` (chunks, steps, batch), or
+        of a list of (steps, batch) blocks of any sizes. Host
         data are gathered and sent one chunk ahead, in a background thread, while the device
         computes the current chunk."""
         if self.on_device:

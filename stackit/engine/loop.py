@@ -23,15 +23,13 @@ from stackit.engine.data import (
     Placement,
     batch_indices,
     chunk_plan,
-    host_rows,
+    fetch,
     n_rows,
     unaliased,
 )
 from stackit.engine.heads import Head
-from stackit.engine.prefetch import prefetch
 from stackit.engine.steps import ExtraMetrics, Steps, TrainState, stat_key
 from stackit.engine.stream import BatchStream, PlacedStream
-from stackit.inputs import is_lazy
 from stackit.learning_rate import get_learning_rate, set_learning_rate
 from stackit.mixing import CutMix, Mixup
 
@@ -41,6 +39,9 @@ __all__ = ["fit_loop", "Position", "train_batch", "evaluate_arrays", "predict_ar
 
 # Steps fused into one dispatch when scanning, and the display refresh period.
 STEPS_PER_CHUNK = 32
+#: `evaluate` and `predict` run consecutive batches as one larger batch (no gradient: the
+#: result is the same) while one sample's activations times its rows stay under this.
+MERGED_BATCH_BYTES = 256 << 20
 REFRESH_SECONDS = 0.5
 
 
@@ -64,7 +65,7 @@ def primary_head(heads: Sequence[Head]) -> Head | None:
 def read(acc: dict, steps: Steps, extra: ExtraMetrics = ()) -> tuple[Readout, int]:
     """Computes the metrics on the device and reads them to the host (one transfer); returns
     the readout and the NaN step."""
-    host = jax.device_get(steps.results(acc, extra))
+    host = fetch(steps.results(acc, extra))
     count = float(host["count"])
     out = Readout(total=None, metric=None, metrics={}, heads={})
     total = 0.0
@@ -92,7 +93,7 @@ def read_gradients(stats: dict) -> dict:
     root-mean-square gradient norm over the steps counted (a tree like the parameters, of
     floats); `global_norm`, the same for all parameters together; `last`, the last step's
     gradients (left on the device). Empty when no step was counted."""
-    host = jax.device_get({name: (s["sq"], s["steps"]) for name, s in stats.items()})
+    host = fetch({name: (s["sq"], s["steps"]) for name, s in stats.items()})
     out = {}
     for name, (sq, counted) in host.items():
         if float(counted) > 0:
@@ -117,10 +118,13 @@ def evaluate_arrays(steps: Steps, params, layer_state, data: DeviceData | Placed
     chunks, per_chunk = (1, STEPS_PER_CHUNK) if n is None else \
         chunk_plan(n, batch_size, STEPS_PER_CHUNK)
     n = chunks * per_chunk * batch_size if n is None else n
-    acc = steps.new_accumulators(extra)
+    acc = data.placement.replicate(unaliased(steps.new_accumulators(extra)))
+    params, layer_state = data.placement.replicate((params, layer_state))
     eval_chunk = steps.evaluator(extra)
-    for _, (xs, ys, rows) in data.chunks(batch_indices(np.arange(n), batch_size, chunks,
-                                                       per_chunk)):
+    blocks = data.chunks(merged_batches(n, batch_size, steps)) \
+        if isinstance(data, DeviceData) else \
+        data.chunks(batch_indices(np.arange(n), batch_size, chunks, per_chunk))
+    for _, (xs, ys, rows) in blocks:
         acc, _, _ = eval_chunk((acc, params, layer_state), xs, ys, rows)
     return read(acc, steps, extra)[0]
 
@@ -128,31 +132,66 @@ def evaluate_arrays(steps: Steps, params, layer_state, data: DeviceData | Placed
 def predict_arrays(steps: Steps, params, layer_state, x: dict | PlacedStream,
                    batch_size: int) -> list:
     """The outputs for every row of `x` (a dict of arrays or lazy arrays, or a stream of
-    batches), in batches padded to `batch_size`; one array per output. The next batch is
-    read and sent while the device computes the current one."""
-    if isinstance(x, PlacedStream):
-        batches = x.predict_batches()
-    else:
-        n = n_rows(x)
-
-        def batch(start: int) -> tuple[dict, int]:
-            real = min(batch_size, n - start)
-            rows = np.arange(start, start + real)
-            block = {k: host_rows(v, rows) if is_lazy(v) else v[start:start + real]
-                     for k, v in x.items()}
-            if real < batch_size and n > batch_size:
-                block = {k: np.concatenate([v, np.zeros((batch_size - real, *v.shape[1:]),
-                                                        v.dtype)]) for k, v in block.items()}
-            return jax.device_put(block), real
-
-        batches = prefetch(batch, range(0, n, batch_size))
-    outputs = []
+    batches), in batches padded to `batch_size`; one array per output. Arrays go to the device
+    once (as in `fit`) and each dispatch scans a chunk of batches; lazy arrays are gathered
+    and sent a chunk ahead of the device. The host reads the outputs once, at the end."""
+    if not isinstance(x, PlacedStream):
+        return _predict_rows(steps, params, layer_state, x, batch_size)
+    batches = x.predict_batches()
+    params, layer_state = x.placement.replicate((params, layer_state))
+    outputs, reals = [], []
     for block, real in batches:
-        outputs.append([out[:real] if out.ndim else out
-                        for out in steps.predict_batch(params, layer_state, block)])
-    host = jax.device_get(outputs)  # one sync at the end: batches overlap
+        outputs.append(steps.predict_batch(params, layer_state, block))
+        reals.append(real)
+    host = [[out[:real] if out.ndim else out for out in batch]  # one sync at the end
+            for batch, real in zip(fetch(outputs), reals, strict=True)]
     return [np.concatenate([batch[i] for batch in host]) if host[0][i].ndim
             else np.asarray(host[-1][i]) for i in range(len(steps.outputs))]
+
+
+def _predict_rows(steps: Steps, params, layer_state, x: dict, batch_size: int) -> list:
+    n = n_rows(x)
+    batch_size = min(batch_size, n)
+    placement = Placement(batch_size)
+    # gathered on the host a block ahead: the compiled shapes depend on the block, not on n
+    data = DeviceData(x, {}, placement, on_host=True)
+    params, layer_state = placement.replicate((params, layer_state))
+    idx = merged_batches(n, batch_size, steps)
+    host = fetch([steps.predict_chunk(params, layer_state, xs, rows)
+                  for _, (xs, _, rows) in data.chunks(idx)])
+    outputs = []
+    for i in range(len(steps.outputs)):
+        parts = [chunk[i] for chunk in host]
+        if parts[0].ndim == 1:  # a scalar per batch: the last batch's
+            outputs.append(np.asarray(parts[-1][-1]))
+        else:
+            # each row of a chunk is padded to a multiple of the devices: the real width
+            outputs.append(np.concatenate([
+                p[:, :block.shape[-1]].reshape(-1, *p.shape[2:])
+                for p, block in zip(parts, idx, strict=True)])[:n])
+    return outputs
+
+
+def merged_batches(n: int, batch_size: int, steps: Steps) -> list[np.ndarray]:
+    """Indices of `n` rows for `evaluate` / `predict`: one (1, g * batch_size) block per
+    dispatch, -1 padding the last. Each runs g batches as one: larger batches use the device
+    better, and with no gradient and no batch statistics the results are the same. g is a
+    power of two up to `STEPS_PER_CHUNK`, capped so that g batches' activations stay within
+    `MERGED_BATCH_BYTES`; the last block takes the smallest power of two that holds the
+    rest, so any `n` compiles at most a few shapes and pads less than it computes."""
+    batches = -(-n // batch_size)
+    row_bytes = steps.net.values_per_sample() * 4
+    most = 1 << int(np.log2(max(1, min(STEPS_PER_CHUNK,
+                                       MERGED_BATCH_BYTES // (batch_size * row_bytes)))))
+    blocks, start = [], 0
+    while start < batches:
+        g = min(most, 1 << int(np.ceil(np.log2(batches - start))))
+        rows = np.full(g * batch_size, -1, np.int32)
+        real = np.arange(start * batch_size, min((start + g) * batch_size, n), dtype=np.int32)
+        rows[:len(real)] = real
+        blocks.append(rows.reshape(1, -1))
+        start += g
+    return blocks
 
 
 def train_batch(steps: Steps, ts: TrainState, x: dict, y: dict,
@@ -165,7 +204,8 @@ def train_batch(steps: Steps, ts: TrainState, x: dict, y: dict,
     placement = Placement(n)
     ts = placement.replicate(unaliased(ts))
     xs, ys, rows = DeviceData(x, y, placement).chunk(np.arange(n, dtype=np.int32)[None])
-    ts, acc = steps.trainer(mix)((ts, unaliased(steps.new_accumulators())), xs, ys, rows)
+    acc = placement.replicate(unaliased(steps.new_accumulators()))
+    ts, acc = steps.trainer(mix)((ts, acc), xs, ys, rows)
     sync(ts)
     readout, nan_step = read(acc, steps)
     _stop_on_nan(nan_step)
@@ -253,7 +293,10 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict] | BatchStrea
     data = train.placed(placement) if isinstance(train, BatchStream) else \
         DeviceData(*train, placement)
     val_data = DeviceData(*val, Placement(val_batch_size)) if val is not None else None
-    chunks, per_chunk = chunk_plan(n, batch_size, STEPS_PER_CHUNK if steps.scan else 1)
+    chunks, per_chunk = chunk_plan(n, batch_size, steps.steps_per_dispatch)
+    # with several processes every one must refresh (read, call back) at the same chunks: the
+    # clock of each differs, so they refresh at the marks that all of them see
+    timed = jax.process_count() == 1
     done_epochs = state.start_epoch
     position: Position | None = None
 
@@ -271,7 +314,7 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict] | BatchStrea
         found = {head.name: get_learning_rate(opt) for head, opt in zip(steps.heads,
                                                                          ts.opt_state,
                                                                          strict=True)}
-        host = jax.device_get({k: v for k, v in found.items() if v is not None})
+        host = fetch({k: v for k, v in found.items() if v is not None})
         state.learning_rates = {k: float(v) for k, v in host.items()}
 
     def write_learning_rate(lr: float, names: list[str]) -> None:
@@ -338,12 +381,13 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict] | BatchStrea
                     rng.bit_generator.state = resume.order_rng
                 order_rng = rng.bit_generator.state
                 order = rng.permutation(n) if shuffle else np.arange(n)
-                acc = unaliased(steps.new_accumulators())
+                acc = placement.replicate(unaliased(steps.new_accumulators()))
                 first = start_chunk
                 if resume is not None and resume.acc is not None:
-                    acc = jax.tree.map(jax.numpy.asarray, resume.acc)
+                    acc = placement.replicate(unaliased(resume.acc))
                 if gradients:
-                    acc = {**acc, "grads": steps.new_gradient_stats(ts.params)}
+                    acc = {**acc, "grads": placement.replicate(steps.new_gradient_stats(
+                        ts.params))}
                 resume, start_chunk = None, 0
                 # 0, or the steps a resumed epoch had done: what on_epoch_begin already did then
                 state.step_in_epoch = min(first * per_chunk, state.steps_per_epoch)
@@ -368,16 +412,17 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict] | BatchStrea
                                                       > before // snapshot_step))
                     last_chunk = c == chunks - 1
                     due_at_end = due_at_end or (crossed and last_chunk)
-                    if now - last >= REFRESH_SECONDS or last_chunk or crossed or \
+                    if (timed and now - last >= REFRESH_SECONDS) or last_chunk or crossed or \
                             interrupt.requested:
                         last = now
                         refresh(acc, start, done * per_chunk, rate_from)
                         if gradients:  # a fresh window of steps for each refresh
                             state.gradients = read_gradients(acc.pop("grads"))
-                            acc["grads"] = steps.new_gradient_stats(ts.params)
+                            acc["grads"] = placement.replicate(steps.new_gradient_stats(
+                                ts.params))
                         # the epoch is closed (and the position dropped) after its last chunk
                         position = Position(min(done * per_chunk, state.steps_per_epoch),
-                                            batch_size, order_rng, jax.device_get(
+                                            batch_size, order_rng, fetch(
                                                 {k: v for k, v in acc.items() if k != "grads"}))
                         if interrupt.requested:
                             stop_for_interrupt()

@@ -57,19 +57,24 @@ class Steps:
         net: The network.
         heads: Its heads (empty for a predict-only model).
         outputs: The tensors `predict` returns.
-        scan: Fuse a chunk of training steps into one `lax.scan` (else one step per call).
+        steps_per_dispatch: Training steps per call of the train chunk: above 1 they run
+            fused in one `lax.scan`; 1 runs one jitted step per call.
         mixed_precision: Compute in this dtype ('bfloat16', 'float16'; `stackit.precision`),
             or None for float32 throughout.
     """
 
     def __init__(self, net: Network, heads: Sequence[Head], outputs: Sequence[Tensor],
-                 scan: bool, mixed_precision: str | None = None):
-        self.net, self.heads, self.outputs, self.scan = net, list(heads), list(outputs), scan
+                 steps_per_dispatch: int, mixed_precision: str | None = None):
+        self.net, self.heads, self.outputs = net, list(heads), list(outputs)
+        self.steps_per_dispatch = steps_per_dispatch
+        self.scan = steps_per_dispatch > 1
         self.mixed_precision = mixed_precision
         self.cond_guard = jax.default_backend() == "cpu"  # see _guarded_update
-        self.train_chunk = jax.jit(self._chunk(self._train_step, scan), donate_argnums=(0,))
+        self.train_chunk = jax.jit(self._chunk(self._train_step, self.scan),
+                                   donate_argnums=(0,))
         self.eval_chunk = jax.jit(self._chunk(self._eval_step, True))
         self.predict_batch = jax.jit(self._predict)
+        self.predict_chunk = jax.jit(self._predict_rows)
         self._compiled: dict[tuple[str, Hashable], Callable] = {}
         #: Target keys of sparse losses: mixed through the loss, not linearly.
         self.sparse_targets = frozenset(h.target for h in self.heads if h.target is not None
@@ -286,6 +291,16 @@ class Steps:
         values, _, _ = self._apply(params, layer_state, x, training=False, key=None,
                                    outputs=self.outputs)
         return tuple(values)
+
+    def _predict_rows(self, params, layer_state, xs, idx):
+        """The outputs for rows `idx` (K, B) of `xs`, batch after batch in a `lax.scan`:
+        one array (K, B, ...) per output (padding rows, -1, compute row 0's values)."""
+
+        def batch(_, rows):
+            taken = jax.tree.map(lambda a: jnp.take(a, jnp.maximum(rows, 0), axis=0), xs)
+            return None, self._predict(params, layer_state, taken)
+
+        return lax.scan(batch, None, idx)[1]
 
     def _apply(self, params, layer_state, x, **kwargs):
         """`net.apply`, in the compute dtype under mixed precision: float parameters and

@@ -14,10 +14,9 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import jax
 import numpy as np
 
-from stackit.engine.data import Placement, aligned_empty
+from stackit.engine.data import Placement, aligned_empty, pad_rows
 from stackit.engine.prefetch import prefetch
 
 __all__ = ["BatchSource", "BatchStream"]
@@ -231,8 +230,9 @@ class PlacedStream:
             yield chunk
 
     def predict_batches(self) -> Iterator[tuple[dict, int]]:
-        """`(x on the device, padded to the batch size; real rows)` per batch of one pass,
-        each read, checked and sent one batch ahead in a background thread."""
+        """`(x on the devices, padded to the batch size and split over the devices as
+        `Placement.split_rows` does; real rows)` per batch of one pass, each read, checked and
+        sent one batch ahead in a background thread."""
         size = self.stream.batch_size
         batches = self.stream.source.batches(self.stream.steps)
 
@@ -241,7 +241,8 @@ class PlacedStream:
             if item is None:
                 return None
             x, _, rows = item
-            return jax.device_put({k: _pad(np.asarray(v), size) for k, v in x.items()}), rows
+            return self.placement.split_rows({k: pad_rows(np.asarray(v), size)
+                                              for k, v in x.items()}), rows
 
         for batch in prefetch(make, itertools.count()):
             if batch is None:
@@ -251,13 +252,6 @@ class PlacedStream:
 
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def _pad(value: np.ndarray, size: int) -> np.ndarray:
-    if len(value) == size:
-        return value
-    pad = np.zeros((size - len(value), *value.shape[1:]), value.dtype)
-    return np.concatenate([value, pad])
 
 
 def _repeat(block: np.ndarray) -> Iterator[np.ndarray]:

@@ -1,0 +1,155 @@
+"""Several processes (`stackit.distributed`): two CPU processes on 127.0.0.1 train as one."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import stackit
+
+# Each process: 2 CPU devices, so the global mesh has 4 (2 per process). Model "a" trains on
+# arrays (on the devices once; each process sends only its devices' indices), model "b" on a
+# memmap (host data: each process reads only its own rows) with batch 30, padded to 32.
+_WORKER = """
+import json, os, sys
+import numpy as np
+import stackit
+
+processes, pid, port, folder = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+if processes > 1:
+    stackit.distributed.initialize(f"127.0.0.1:{port}", processes, pid,
+                                   initialization_timeout=60)
+import jax
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(256, 10)).astype(np.float32)
+y = np.eye(3)[rng.integers(0, 3, 256)].astype(np.float32)
+mapped = np.memmap(os.path.join(folder, f"x-{processes}-{pid}.bin"), np.float32, "w+",
+                   shape=x.shape)
+mapped[:] = x
+
+
+def train(data, batch_size, **kwargs):
+    net = stackit.input_data(shape=[None, 10])
+    net = stackit.fully_connected(net, 16, activation="relu")
+    net = stackit.batch_normalization(net)
+    net = stackit.fully_connected(net, 3, activation="softmax")
+    net = stackit.regression(net, optimizer="adam", learning_rate=0.01)
+    model = stackit.DNN(net, seed=0)
+    history = model.fit(data, y, n_epoch=2, batch_size=batch_size, shuffle=True, **kwargs)
+    return model, history
+
+
+a, history = train(x, 32, validation_set=0.125, verbose=2)
+b, _ = train(mapped, 30, verbose=0)
+saved = a.save(os.path.join(folder, f"a-{processes}-p{pid}"))
+w = a.train_state.params["FullyConnected"]["W"]
+params = {name: np.asarray(value) for model, tag in ((a, "a"), (b, "b"))
+          for layer, values in model.train_state.params.items()
+          for name, value in [(f"{tag}/{layer}/{k}", v) for k, v in values.items()]}
+print(json.dumps({
+    "process": jax.process_index(), "processes": jax.process_count(),
+    "devices": jax.device_count(), "mesh_devices": len(w.sharding.device_set),
+    "saved": saved,
+    "checksum": float(sum(np.abs(v).sum() for v in params.values())),
+    "params": {k: v.tolist() for k, v in params.items()},
+    "loss": history.history["loss"], "val_loss": history.history["val_loss"],
+    "pred": a.predict(x[:37], batch_size=16).tolist(),
+    "eval": b.evaluate(mapped, y, batch_size=30, return_dict=True)}))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(processes: int, folder, devices: int) -> list[subprocess.Popen]:
+    """Starts `processes` workers (one, or several joined on a free local port), each with
+    `devices` CPU devices."""
+    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+               JAX_PLATFORMS="cpu")
+    port = str(_free_port())
+    return [subprocess.Popen([sys.executable, "-c", _WORKER, str(processes), str(pid), port,
+                              str(folder)], env=env, text=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE) for pid in range(processes)]
+
+
+def _results(runs: list[subprocess.Popen]) -> list[dict]:
+    """Each worker's JSON result (and its stdout); kills every worker on a failure or after
+    a timeout, so that none is left behind."""
+    results = []
+    try:
+        for run in runs:
+            out, err = run.communicate(timeout=120)
+            assert run.returncode == 0, err[-4000:]
+            result = json.loads(out.strip().splitlines()[-1])
+            result["stdout"] = out
+            results.append(result)
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    return results
+
+
+def test_two_processes_train_like_one(tmp_path):
+    # the single-process run with the same global batch, seed and data (1 device), side by
+    # side with the two processes of 2 devices each
+    one, first, second = _results(_start(1, tmp_path, devices=1) +
+                                  _start(2, tmp_path, devices=2))
+
+    assert (first["process"], second["process"]) == (0, 1)
+    assert first["processes"] == second["processes"] == 2
+    assert first["devices"] == first["mesh_devices"] == 4  # one mesh over both processes
+    # both processes end with the same parameters, and those of the single process
+    assert first["checksum"] == second["checksum"]
+    assert first["params"].keys() == one["params"].keys()
+    for name, value in one["params"].items():
+        assert first["params"][name] == second["params"][name], name
+        np.testing.assert_allclose(first["params"][name], value, rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    # the metrics are global (reduced over the processes), and so are predict and evaluate
+    for run in (first, second):
+        np.testing.assert_allclose(run["loss"], one["loss"], rtol=1e-5)
+        np.testing.assert_allclose(run["val_loss"], one["val_loss"], rtol=1e-5)
+        np.testing.assert_allclose(run["pred"], one["pred"], rtol=1e-5, atol=1e-6)
+        assert np.shape(run["pred"]) == (37, 3)
+        for key, value in one["eval"].items():
+            np.testing.assert_allclose(run["eval"][key], value, rtol=1e-5)
+    # only process 0 prints progress and writes files
+    assert first["stdout"].count("Epoch ") == 2 and "Epoch " not in second["stdout"]
+    assert os.path.exists(first["saved"]) and not os.path.exists(second["saved"])
+    with np.load(first["saved"]) as saved:
+        np.testing.assert_array_equal(saved["params/FullyConnected/W"],
+                                      first["params"]["a/FullyConnected/W"])
+
+
+def test_initialize_reads_the_environment(monkeypatch):
+    calls = []
+    monkeypatch.setattr(jax.distributed, "initialize", lambda **kw: calls.append(kw))
+    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "10.0.0.1:1234")
+    monkeypatch.setenv("JAX_NUM_PROCESSES", "4")
+    monkeypatch.setenv("JAX_PROCESS_ID", "3")
+    stackit.distributed.initialize()
+    stackit.distributed.initialize("10.0.0.2:99", 2, process_id=0)
+    assert calls == [
+        {"coordinator_address": "10.0.0.1:1234", "num_processes": 4, "process_id": 3},
+        {"coordinator_address": "10.0.0.2:99", "num_processes": 2, "process_id": 0}]
+    monkeypatch.setenv("JAX_PROCESS_ID", "first")
+    with pytest.raises(ValueError, match="JAX_PROCESS_ID must be an integer"):
+        stackit.distributed.initialize()
+
+
+def test_one_process_is_the_main_one():
+    assert stackit.distributed.is_main_process()
+    assert stackit.distributed.process_count() == 1
+    tree = {"a": jax.numpy.arange(3.0)}
+    assert isinstance(stackit.distributed.fetch(tree)["a"], np.ndarray)
