@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import platform
 import statistics
@@ -16,6 +17,8 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "jax")  # before anything imports keras
 
 import jax
 import jax.numpy as jnp
@@ -56,6 +59,8 @@ def parse_args(description: str, *, epochs: int, samples: int, repeats: int,
     parser.add_argument("--batch-size", type=int, default=batch_size,
                         help=f"batch size (default {batch_size})")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser.add_argument("--json", action="store_true",
+                        help="also print the result as one JSON line (prefix 'BENCH_JSON ')")
     args = parser.parse_args()
     for name in ("epochs", "samples", "repeats", "batch_size"):
         if getattr(args, name) < 1:
@@ -96,50 +101,65 @@ class ReferenceTrainer:
 
     X and Y are put on the device once. Each epoch draws a permutation on the device; each step
     slices its batch's rows out of it (`lax.dynamic_slice`) and gathers them from X/Y on the
-    device. The train state (params, adam state) is donated to the step. Step indices are
-    device scalars made once, so a step copies nothing from the host. The last partial batch
-    of an epoch is dropped (and not counted). Nothing is read back until the end of `run`.
+    device. The train state (params, optimizer state, model state) is donated to the step. Step
+    indices are device scalars made once, so a step copies nothing from the host. The last
+    partial batch of an epoch is dropped (and not counted). Nothing is read back until the end
+    of `run`.
 
     Args:
         x, y: Inputs and one-hot targets (numpy).
         batch_size: Batch size.
-        seed: Seed of the init and the permutations.
+        seed: Seed of the init, the permutations and the per-step keys (dropout).
         init_fn: `init_fn(key) -> params`.
         logits_fn: `logits_fn(params, x) -> logits`; the loss is mean softmax cross-entropy.
+        tx: The optax optimizer; defaults to adam(`LEARNING_RATE`).
+        stateful: The model has state besides its parameters (batch-norm statistics) or needs
+            a random key (dropout): then `init_fn(key) -> (params, model_state)` and
+            `logits_fn(params, model_state, x, key) -> (logits, new_model_state)`.
     """
 
     #: How the report names this trainer.
     label = "jax reference (per-step jit)"
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
-                 init_fn: Callable, logits_fn: Callable):
+                 init_fn: Callable, logits_fn: Callable, *,
+                 tx: optax.GradientTransformation | None = None, stateful: bool = False):
         self.n, self.batch_size = len(x), batch_size
         self.steps = self.n // batch_size
         self.xs, self.ys = jax.device_put(x), jax.device_put(y)
-        tx = optax.adam(LEARNING_RATE)
+        tx = tx or optax.adam(LEARNING_RATE)
+        if not stateful:  # the plain form, adapted to the stateful one
+            plain_init, plain_logits = init_fn, logits_fn
+            init_fn = lambda key: (plain_init(key), ())  # noqa: E731
+            logits_fn = lambda params, aux, x, key: (plain_logits(params, x), aux)  # noqa: E731
         init_key, self.key = jax.random.split(jax.random.PRNGKey(seed))
-        params = init_fn(init_key)
-        self.state = (params, tx.init(params))
+        params, aux = init_fn(init_key)
+        self.state = (params, tx.init(params), aux)
         self.step_ids = [jnp.asarray(i, jnp.int32) for i in range(self.steps)]
 
-        def loss_fn(params, x, y):
-            return optax.softmax_cross_entropy(logits_fn(params, x), y).mean()
+        def loss_fn(params, aux, x, y, key):
+            logits, aux = logits_fn(params, aux, x, key)
+            return optax.softmax_cross_entropy(logits, y).mean(), aux
 
-        @functools.partial(jax.jit, donate_argnums=(0,))
-        def train_step(state, xs, ys, perm, i):
-            params, opt_state = state
+        def step(state, xs, ys, perm, i, key=None):
+            """One training step on the `i`-th batch of `perm`."""
+            params, opt_state, aux = state
+            key = jax.random.fold_in(jax.random.PRNGKey(0) if key is None else key, i)
             rows = lax.dynamic_slice_in_dim(perm, i * batch_size, batch_size)
             xb, yb = jnp.take(xs, rows, axis=0), jnp.take(ys, rows, axis=0)
-            loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb)
+            (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+                params, aux, xb, yb, key)
             updates, opt_state = tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
+            return (optax.apply_updates(params, updates), opt_state, aux), loss
 
         @jax.jit
         def permutation(key):
             key, sub = jax.random.split(key)
             return key, jax.random.permutation(sub, self.n).astype(jnp.int32)
 
-        self.train_step, self.permutation = train_step, permutation
+        self.step = step
+        self.train_step = jax.jit(step, donate_argnums=(0,))
+        self.permutation = permutation
 
     def run(self, epochs: int) -> int:
         """Trains `epochs` epochs, waits for the device, returns the samples trained on."""
@@ -147,9 +167,42 @@ class ReferenceTrainer:
         for _ in range(epochs):
             self.key, perm = self.permutation(self.key)
             for i in self.step_ids:
-                self.state, loss = self.train_step(self.state, self.xs, self.ys, perm, i)
+                self.state, loss = self.train_step(self.state, self.xs, self.ys, perm, i,
+                                                   self.key)
         jax.block_until_ready((self.state, loss))
         return epochs * self.steps * self.batch_size
+
+
+class ScannedReference(ReferenceTrainer):
+    """The reference's step, `per_chunk` steps (at most an epoch's) to one jitted `lax.scan`;
+    full chunks only. Takes the same arguments as `ReferenceTrainer`."""
+
+    label = "jax reference (steps in a lax.scan)"
+
+    def __init__(self, *args, per_chunk: int = 32, **kwargs):
+        super().__init__(*args, **kwargs)
+        per_chunk = min(per_chunk, self.steps)
+        step = self.step
+
+        @functools.partial(jax.jit, donate_argnums=(0,))
+        def chunk(state, xs, ys, perm, first, key):
+            steps = first + jnp.arange(per_chunk, dtype=jnp.int32)
+            state, losses = lax.scan(lambda s, i: step(s, xs, ys, perm, i, key), state, steps)
+            return state, losses[-1]
+
+        self.chunk, self.per_chunk = chunk, per_chunk
+        self.firsts = [jnp.asarray(c * per_chunk, jnp.int32)
+                       for c in range(self.steps // per_chunk)]
+
+    def run(self, epochs: int) -> int:
+        loss = None
+        for _ in range(epochs):
+            self.key, perm = self.permutation(self.key)
+            for first in self.firsts:
+                self.state, loss = self.chunk(self.state, self.xs, self.ys, perm, first,
+                                              self.key)
+        jax.block_until_ready((self.state, loss))
+        return epochs * len(self.firsts) * self.per_chunk * self.batch_size
 
 
 # -- stackit --------------------------------------------------------------------------------------
@@ -176,16 +229,20 @@ class StackitTrainer:
 
     def __init__(self, model: stackit.DNN, x: np.ndarray, y: np.ndarray, batch_size: int,
                  callbacks: list[Callback] | None = None,
-                 label: str = "stackit fit() end to end"):
+                 label: str = "stackit fit() end to end", user_defaults: bool = False):
         self.model, self.x, self.y, self.batch_size = model, x, y, batch_size
+        # user_defaults: fit as a user calls it (display on, show_metric=True, snapshot_epoch
+        # left at its default) instead of verbose=0, snapshot_epoch=False.
+        self.fit_kwargs = ({"show_metric": True} if user_defaults
+                           else {"verbose": 0, "snapshot_epoch": False})
         self.callbacks, self.label = list(callbacks or []), label
         self.clock = EpochClock()
         self.epoch_seconds: list[float] = []
 
     def run(self, epochs: int) -> int:
         self.clock.times.clear()
-        self.model.fit(self.x, self.y, n_epoch=epochs, batch_size=self.batch_size, verbose=0,
-                       snapshot_epoch=False, callbacks=[*self.callbacks, self.clock])
+        self.model.fit(self.x, self.y, n_epoch=epochs, batch_size=self.batch_size,
+                       callbacks=[*self.callbacks, self.clock], **self.fit_kwargs)
         jax.block_until_ready(self.model.train_state)
         self.epoch_seconds = list(self.clock.times)
         return epochs * len(self.x)
@@ -270,5 +327,106 @@ def run_comparison(title: str, args: argparse.Namespace, source: str,
     print(f"RESULT: stackit/reference = {ratio:.3f} (fit end to end; "
           f"{med['epoch'] / med['ref']:.3f} for epochs 2.. inside fit)  -> {verdict} the "
           f"{bar} bar")
-    return {"reference": med["ref"], "stackit": med["fit"], "ratio": ratio,
-            "epoch_ratio": med["epoch"] / med["ref"], "cpu_ratio": med["fit_cpu"] / med["ref_cpu"]}
+    result = {"reference": med["ref"], "stackit": med["fit"], "ratio": ratio,
+              "epoch_ratio": med["epoch"] / med["ref"],
+              "cpu_ratio": med["fit_cpu"] / med["ref_cpu"]}
+    if getattr(args, "json", False):
+        emit(result)
+    return result
+
+
+
+# -- three-way races (run_all.py's cases) ---------------------------------------------------------
+
+JSON_PREFIX = "BENCH_JSON "
+
+
+def emit(result: dict) -> None:
+    """Prints `result` as the one machine-readable line `run_all.py` collects."""
+    print(JSON_PREFIX + json.dumps(result), flush=True)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class KerasTrainer:
+    """Keras 3 (JAX backend) `model.fit(X, Y, batch_size, epochs, shuffle=True)` end to end
+    (its default display, as stackit's),
+    compiled with categorical cross-entropy, accuracy and `steps_per_execution`.
+
+    Args:
+        build: `build() -> keras.Model` (softmax output).
+        optimizer: `"adam"` (lr `LEARNING_RATE`, eps 1e-8) or `("momentum", lr)` (SGD, 0.9).
+    """
+
+    def __init__(self, build: Callable, x: np.ndarray, y: np.ndarray, batch_size: int,
+                 steps_per_execution: int = 1, optimizer="adam", seed: int = 0):
+        import keras
+        keras.utils.set_random_seed(seed)
+        if optimizer == "adam":
+            opt = keras.optimizers.Adam(LEARNING_RATE, epsilon=1e-8)
+        else:
+            opt = keras.optimizers.SGD(optimizer[1], momentum=0.9)
+        self.model = build()
+        self.model.compile(optimizer=opt, loss="categorical_crossentropy", metrics=["accuracy"],
+                           steps_per_execution=steps_per_execution)
+        self.x, self.y, self.batch_size = x, y, batch_size
+
+    def run(self, epochs: int) -> int:
+        self.model.fit(self.x, self.y, batch_size=self.batch_size, epochs=epochs, shuffle=True)
+        return epochs * len(self.x)
+
+
+def race(makers: dict[str, Callable[[], object]], epochs: int, repeats: int,
+         drop_factor: float | None = 2.0, droppable: tuple[str, ...] = ("jax-scan",)
+         ) -> dict[str, dict]:
+    """Builds each contender (`makers[name]() -> trainer` with a `run(epochs) -> samples`),
+    times its first epoch (build + compile + 1 epoch), then times `repeats` rounds of `epochs`
+    epochs, the contenders alternated A B C A B C so that drift in the machine's speed hits all
+    alike. Returns per contender the median samples/s (min, max) and the first-epoch seconds.
+
+    Variants of one contender are named `family-variant` (`jax-step`, `jax-scan`); only the
+    fastest of a family counts, so a `droppable` one whose first epoch took over `drop_factor`
+    times its family's quickest is left out of the rounds (samples/s None; `drop_factor=None`
+    keeps all): on XLA:CPU a `lax.scan` over conv steps runs many times slower, and timing it
+    again would only cost minutes. (Not Keras: its second variant's first epoch is short because
+    the first paid Keras's one-time costs.)
+    """
+    trainers, first = {}, {}
+    jax.block_until_ready(jax.jit(jnp.sin)(1.0))  # the backend's start-up, paid by nobody
+    for name, make in makers.items():
+        start = time.perf_counter()
+        trainers[name] = make()
+        trainers[name].run(1)
+        first[name] = time.perf_counter() - start
+        print(f"  {name}: first epoch (build + compile) {first[name]:.1f} s", flush=True)
+    family = lambda name: name.split("-")[0]  # noqa: E731
+    quickest = {family(n): min(t for m, t in first.items() if family(m) == family(n))
+                for n in first}
+    dropped = {n for n, t in first.items()
+               if n in droppable and drop_factor and t > drop_factor * quickest[family(n)]}
+    if dropped:
+        print(f"  left out of the rounds (first epoch > {drop_factor}x its family's): "
+              f"{', '.join(sorted(dropped))}")
+    rates: dict[str, list[float]] = {name: [] for name in trainers if name not in dropped}
+    for r in range(repeats):
+        for name in rates:
+            start = time.perf_counter()
+            samples = trainers[name].run(epochs)
+            rates[name].append(samples / (time.perf_counter() - start))
+        print(f"  round {r + 1}/{repeats}: " + ", ".join(
+            f"{name} {v[-1]:,.0f}" for name, v in rates.items()) + " samples/s", flush=True)
+    return {name: {"samples_per_s": statistics.median(v) if v else None,
+                   "min": min(v, default=None), "max": max(v, default=None),
+                   "first_epoch_s": first[name]}
+            for name, v in ((n, rates.get(n, [])) for n in first)}
+
+
+def best_of(results: dict[str, dict], prefix: str) -> tuple[str, float] | None:
+    """The fastest contender whose name starts with `prefix`: (name, samples/s)."""
+    named = [(name, r["samples_per_s"]) for name, r in results.items()
+             if name.startswith(prefix) and r["samples_per_s"] is not None]
+    return max(named, key=lambda item: item[1]) if named else None

@@ -73,8 +73,9 @@ def stackit_lenet(batch_size: int, seed: int, **dnn_kwargs) -> stackit.DNN:
     net = fully_connected(net, 10, activation="softmax")
     net = regression(net, optimizer="adam", learning_rate=_common.LEARNING_RATE,
                      loss="categorical_crossentropy", batch_size=batch_size)
-    # clip_gradients=0.0: no global-norm clipping, so both trainers do the same math.
-    return stackit.DNN(net, clip_gradients=0.0, seed=seed, **dnn_kwargs)
+    # clip_gradients=0.0 (unless overridden): no global-norm clipping, so both trainers do
+    # the same math.
+    return stackit.DNN(net, **{"clip_gradients": 0.0, "seed": seed, **dnn_kwargs})
 
 
 def main() -> dict[str, float]:

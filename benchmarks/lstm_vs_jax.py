@@ -21,14 +21,12 @@ Data: random ids in [1, 10000) and random labels; speed does not depend on the v
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jax import lax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -82,52 +80,14 @@ def lstm_logits(params, ids):
     return h @ params["out_W"] + params["out_b"]
 
 
-class ScannedReference(_common.ReferenceTrainer):
-    """The reference's step, `per_chunk` steps to one jitted `lax.scan` (full chunks only)."""
-
-    label = "jax reference (32 steps per scan)"
-
-    def __init__(self, x, y, batch_size, seed, init_fn, logits_fn, per_chunk=32):
-        super().__init__(x, y, batch_size, seed, init_fn, logits_fn)
-        tx = optax.adam(_common.LEARNING_RATE)
-
-        def one_step(state, i, xs, ys, perm):
-            params, opt_state = state
-            rows = lax.dynamic_slice_in_dim(perm, i * batch_size, batch_size)
-            xb, yb = jnp.take(xs, rows, axis=0), jnp.take(ys, rows, axis=0)
-            loss, grads = jax.value_and_grad(
-                lambda p: optax.softmax_cross_entropy(logits_fn(p, xb), yb).mean())(params)
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
-
-        @functools.partial(jax.jit, donate_argnums=(0,))
-        def chunk(state, xs, ys, perm, first):
-            steps = first + jnp.arange(per_chunk, dtype=jnp.int32)
-            state, losses = lax.scan(lambda s, i: one_step(s, i, xs, ys, perm), state, steps)
-            return state, losses[-1]
-
-        self.chunk, self.per_chunk = chunk, per_chunk
-        self.firsts = [jnp.asarray(c * per_chunk, jnp.int32)
-                       for c in range(self.steps // per_chunk)]
-
-    def run(self, epochs: int) -> int:
-        loss = None
-        for _ in range(epochs):
-            self.key, perm = self.permutation(self.key)
-            for first in self.firsts:
-                self.state, loss = self.chunk(self.state, self.xs, self.ys, perm, first)
-        jax.block_until_ready((self.state, loss))
-        return epochs * len(self.firsts) * self.per_chunk * self.batch_size
-
-
-def stackit_lstm(batch_size: int, seed: int) -> stackit.DNN:
+def stackit_lstm(batch_size: int, seed: int, **dnn_kwargs) -> stackit.DNN:
     net = input_data(shape=[None, LENGTH], dtype="int32")
     net = embedding(net, input_dim=VOCAB, output_dim=EMBED)
     net = lstm(net, UNITS)
     net = fully_connected(net, CLASSES, activation="softmax")
     net = regression(net, optimizer="adam", learning_rate=_common.LEARNING_RATE,
                      loss="categorical_crossentropy", batch_size=batch_size)
-    return stackit.DNN(net, clip_gradients=0.0, seed=seed)
+    return stackit.DNN(net, **{"clip_gradients": 0.0, "seed": seed, **dnn_kwargs})
 
 
 def main() -> dict[str, float]:
@@ -137,7 +97,7 @@ def main() -> dict[str, float]:
             "--scan-reference", action="store_true",
             help="fuse the reference's steps 32 to a lax.scan, as stackit does"))
     x, y, source = token_data(args.samples, args.seed)
-    trainer = ScannedReference if args.scan_reference else _common.ReferenceTrainer
+    trainer = _common.ScannedReference if args.scan_reference else _common.ReferenceTrainer
     reference = trainer(x, y, args.batch_size, args.seed, init_lstm, lstm_logits)
     ours = _common.StackitTrainer(stackit_lstm(args.batch_size, args.seed), x, y,
                                   args.batch_size)
