@@ -13,7 +13,6 @@ from typing import ClassVar
 import jax.numpy as jnp
 from jax import lax
 
-from stackit.layers._xla_cpu import max_pool
 from stackit.layers.base import Layer, Shape, as_float
 from stackit.layers.convolution import (
     LAYOUTS,
@@ -74,7 +73,8 @@ class _MaxPool(_PoolND):
     def apply(self, params, state, x, *, training, key):
         del params, training, key
         dims, strides = self.window()
-        return max_pool(as_float(x), dims, strides, self.padding.upper()), state
+        return lax.reduce_window(as_float(x), -jnp.inf, lax.max, dims, strides,
+                                 self.padding.upper()), state
 
 
 class _AvgPool(_PoolND):

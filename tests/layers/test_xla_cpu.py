@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from stackit.layers._xla_cpu import conv_2d, max_pool
+from stackit.layers._xla_cpu import conv_2d
 
 
 def _reference(x, w, strides, padding):
@@ -53,31 +53,3 @@ def test_other_convolutions_keep_xla(channels, kernel, dtype, dilation):
     x = jnp.ones((2, 9, 9, channels), dtype)
     w = jnp.ones((*kernel, channels, 4), dtype)
     assert _primitives(x, w, (1, 1), "SAME", dilation) == ["conv_general_dilated"]
-
-
-@pytest.mark.parametrize("shape, window, strides, padding", [
-    ((3, 28, 28, 6), (2, 2), (2, 2), "SAME"),
-    ((2, 15, 13, 4), (3, 3), (2, 2), "SAME"),    # overlapping windows, odd sizes, padding
-    ((2, 15, 13, 4), (3, 2), (2, 3), "VALID"),
-    ((2, 6, 7, 5, 3), (2, 2, 2), (2, 2, 2), "SAME"),   # 3-D
-    ((2, 9, 3), (4,), (1,), "VALID"),                  # 1-D
-])
-def test_max_pool_matches_reduce_window(shape, window, strides, padding):
-    x = jnp.asarray(np.random.default_rng(1).normal(size=shape), jnp.float32)
-    dims, steps = (1, *window, 1), (1, *strides, 1)
-
-    def reference(x):
-        return lax.reduce_window(x, -jnp.inf, lax.max, dims, steps, padding)
-
-    np.testing.assert_array_equal(max_pool(x, dims, steps, padding), reference(x))
-    # no ties among random values: the gradients agree exactly too
-    g = jnp.asarray(np.random.default_rng(2).normal(size=reference(x).shape), jnp.float32)
-    ours = jax.vjp(lambda x: max_pool(x, dims, steps, padding), x)[1](g)[0]
-    np.testing.assert_allclose(ours, jax.vjp(reference, x)[1](g)[0], rtol=1e-6, atol=1e-6)
-
-
-def test_max_pool_shares_the_gradient_between_tied_maxima():
-    x = jnp.zeros((1, 2, 2, 1), jnp.float32)
-    grad = jax.grad(lambda x: jnp.sum(max_pool(x, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")))(x)
-    assert float(jnp.sum(grad)) == pytest.approx(1.0)
-    assert float(jnp.max(grad)) < 1.0
