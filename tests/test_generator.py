@@ -105,11 +105,11 @@ def test_generation_reuses_one_compiled_predict(trained, monkeypatch):
     model = trained[0]
     traces = []
 
-    def predict(params, layer_state, xs, rows):
+    def predict(params, layer_state, x):
         traces.append(1)  # runs only while tracing
-        return model.steps._predict_rows(params, layer_state, xs, rows)
+        return model.steps._predict(params, layer_state, x)
 
-    monkeypatch.setattr(model.steps, "predict_chunk", jax.jit(predict))
+    monkeypatch.setattr(model.steps, "predict_batch", jax.jit(predict))
     model.generate(20, temperature=1.0, seq_seed="hello", seed=0)
     model.generate(20, temperature=0.0, seq_seed="world")
     assert len(traces) == 1

@@ -186,9 +186,9 @@ def test_predict_matches_numpy_and_pads_without_recompiling(known_model):
 
     assert scores.shape == (300, 3)
     np.testing.assert_allclose(scores, forward(x), rtol=1e-5, atol=1e-6)
-    assert model.steps.predict_chunk._cache_size() == 1
+    assert model.steps.predict_batch._cache_size() == 1
     np.testing.assert_allclose(model.predict(x[:260]), scores[:260], rtol=1e-6, atol=1e-7)
-    assert model.steps.predict_chunk._cache_size() == 1  # 3 batches again: no recompilation
+    assert model.steps.predict_batch._cache_size() == 1  # 3 batches again: no recompilation
     np.testing.assert_allclose(model.predict(x[:7]), scores[:7], rtol=1e-6, atol=1e-7)
 
 

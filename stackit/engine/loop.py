@@ -24,12 +24,16 @@ from stackit.engine.data import (
     batch_indices,
     chunk_plan,
     fetch,
+    host_rows,
     n_rows,
+    pad_rows,
     unaliased,
 )
 from stackit.engine.heads import Head
+from stackit.engine.prefetch import prefetch
 from stackit.engine.steps import ExtraMetrics, Steps, TrainState, stat_key
 from stackit.engine.stream import BatchStream, PlacedStream
+from stackit.inputs import is_lazy
 from stackit.learning_rate import get_learning_rate, set_learning_rate
 from stackit.mixing import CutMix, Mixup
 
@@ -153,23 +157,26 @@ def _predict_rows(steps: Steps, params, layer_state, x: dict, batch_size: int) -
     n = n_rows(x)
     batch_size = min(batch_size, n)
     placement = Placement(batch_size)
-    # gathered on the host a block ahead: the compiled shapes depend on the block, not on n
-    data = DeviceData(x, {}, placement, on_host=True)
     params, layer_state = placement.replicate((params, layer_state))
-    idx = merged_batches(n, batch_size, steps)
-    host = fetch([steps.predict_chunk(params, layer_state, xs, rows)
-                  for _, (xs, _, rows) in data.chunks(idx)])
-    outputs = []
-    for i in range(len(steps.outputs)):
-        parts = [chunk[i] for chunk in host]
-        if parts[0].ndim == 1:  # a scalar per batch: the last batch's
-            outputs.append(np.asarray(parts[-1][-1]))
-        else:
-            # each row of a chunk is padded to a multiple of the devices: the real width
-            outputs.append(np.concatenate([
-                p[:, :block.shape[-1]].reshape(-1, *p.shape[2:])
-                for p, block in zip(parts, idx, strict=True)])[:n])
-    return outputs
+
+    def block(rows: np.ndarray) -> tuple[dict, int]:
+        """The inputs of a block of consecutive rows (-1: padding), zero-padded to its width:
+        a view of in-memory arrays, a gather from lazy ones; the compiled shapes depend on
+        the block, never on n."""
+        real = rows[rows >= 0]
+        start, stop = int(real[0]), int(real[-1]) + 1
+        part = {k: v[start:stop] if isinstance(v, np.ndarray) and not is_lazy(v)
+                else host_rows(v, real) for k, v in x.items()}
+        return placement.split_rows({k: pad_rows(a, rows.size) for k, a in part.items()}), \
+            len(real)
+
+    blocks = [rows.reshape(-1) for rows in merged_batches(n, batch_size, steps)]
+    lazy = any(not isinstance(v, np.ndarray) or is_lazy(v) for v in x.values())
+    made = prefetch(block, blocks) if lazy else map(block, blocks)  # views need no thread
+    results = [(steps.predict_batch(params, layer_state, xs), real) for xs, real in made]
+    host = fetch([out for out, _ in results])
+    return [np.concatenate([out[i][:real] for out, (_, real) in zip(host, results, strict=True)])
+            if host[0][i].ndim else np.asarray(host[-1][i]) for i in range(len(steps.outputs))]
 
 
 def merged_batches(n: int, batch_size: int, steps: Steps) -> list[np.ndarray]:

@@ -74,7 +74,6 @@ class Steps:
                                    donate_argnums=(0,))
         self.eval_chunk = jax.jit(self._chunk(self._eval_step, True))
         self.predict_batch = jax.jit(self._predict)
-        self.predict_chunk = jax.jit(self._predict_rows)
         self._compiled: dict[tuple[str, Hashable], Callable] = {}
         #: Target keys of sparse losses: mixed through the loss, not linearly.
         self.sparse_targets = frozenset(h.target for h in self.heads if h.target is not None
@@ -291,16 +290,6 @@ class Steps:
         values, _, _ = self._apply(params, layer_state, x, training=False, key=None,
                                    outputs=self.outputs)
         return tuple(values)
-
-    def _predict_rows(self, params, layer_state, xs, idx):
-        """The outputs for rows `idx` (K, B) of `xs`, batch after batch in a `lax.scan`:
-        one array (K, B, ...) per output (padding rows, -1, compute row 0's values)."""
-
-        def batch(_, rows):
-            taken = jax.tree.map(lambda a: jnp.take(a, jnp.maximum(rows, 0), axis=0), xs)
-            return None, self._predict(params, layer_state, taken)
-
-        return lax.scan(batch, None, idx)[1]
 
     def _apply(self, params, layer_state, x, **kwargs):
         """`net.apply`, in the compute dtype under mixed precision: float parameters and
