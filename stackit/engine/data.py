@@ -22,7 +22,7 @@ from stackit.engine.prefetch import prefetch
 from stackit.inputs import is_lazy, take_rows
 
 __all__ = ["chunk_plan", "batch_indices", "unaliased", "Placement", "DeviceData",
-           "DEVICE_DATA_LIMIT_BYTES", "n_rows", "host_rows", "aligned_empty", "fetch",
+           "DEVICE_DATA_LIMIT_BYTES", "n_rows", "host_rows", "aligned", "aligned_empty", "fetch",
            "global_array", "pad_columns", "pad_rows"]
 
 # Data larger than this stays on the host and is sent one chunk at a time.
@@ -163,6 +163,8 @@ class DeviceData:
                           and all(isinstance(a, np.ndarray) and not is_lazy(a) for a in leaves)
                           and sum(a.nbytes for a in leaves) <= DEVICE_DATA_LIMIT_BYTES)
         if self.on_device:
+            if jax.default_backend() == "cpu":  # taken in place instead of copied (slowly)
+                x, y = ({k: aligned(v) for k, v in tree.items()} for tree in (x, y))
             self.x, self.y = placement.replicate((x, y))
         else:
             self.x, self.y = x, y
@@ -241,17 +243,25 @@ def host_rows(data, indices: np.ndarray) -> np.ndarray:
         out = aligned_empty((len(indices), *data.shape[1:]), data.dtype)
         return np.take(data, indices, axis=0, out=out, mode="clip")  # in range: no check
     rows = take_rows(data, indices)
-    dtype = jax.dtypes.canonicalize_dtype(rows.dtype)
-    if rows.dtype == dtype and rows.flags.owndata and rows.flags.c_contiguous and \
-            rows.ctypes.data % _ALIGN == 0:
-        return rows  # fresh (a view might be of the user's own array: copied below)
-    out = aligned_empty(rows.shape, dtype)
-    np.copyto(out, rows, casting="unsafe")  # canonicalizing narrows, as device_put would
-    return out
+    # fresh rows are used as they are when aligned (a view might be of the user's own array)
+    return aligned(rows, copy=not rows.flags.owndata)
 
 
 # XLA:CPU takes a host array in place (no copy) when it is aligned to this many bytes.
 _ALIGN = 64
+
+
+def aligned(array: np.ndarray, copy: bool = False) -> np.ndarray:
+    """`array` (unless `copy`), or a copy of it starting on a 64-byte boundary in the dtype
+    JAX makes of it. XLA:CPU takes such an array in place; an unaligned one it copies about 5x
+    slower than numpy does (60,000 MNIST rows: 100 ms against 20 ms), once per `fit` call."""
+    dtype = jax.dtypes.canonicalize_dtype(array.dtype)
+    if not copy and array.dtype == dtype and array.flags.c_contiguous and \
+            array.ctypes.data % _ALIGN == 0:
+        return array
+    out = aligned_empty(array.shape, dtype)
+    np.copyto(out, array, casting="unsafe")  # canonicalizing narrows, as device_put would
+    return out
 
 
 def aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
