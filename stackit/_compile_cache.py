@@ -13,10 +13,10 @@ from typing import Any
 
 import jax
 
-__all__ = ["ENV", "default_folder", "enable"]
+__all__ = ["ENV", "default_folder", "enable", "is_off"]
 
 ENV = "STACKIT_COMPILATION_CACHE"
-OFF = ("0", "off", "false", "no")
+_OFF = ("0", "off", "false", "no")
 #: Compilations shorter than this are not written. jax's default, 1 s, misses most of a small
 #: model's steps on a CPU, and building a model runs a few dozen one-operation programs (the
 #: initializers, the optimizer's zeros) of ~30 ms each: caching those too takes `DNN(net)` for
@@ -30,13 +30,18 @@ def default_folder() -> Path:
     return Path(base) / "stackit" / "jax"
 
 
+def is_off() -> bool:
+    """Whether `STACKIT_COMPILATION_CACHE` turns stackit's caches off."""
+    return os.environ.get(ENV, "").strip().lower() in _OFF
+
+
 def enable() -> str | None:
     """Points jax's persistent compilation cache at stackit's folder unless the user chose one
     or turned it off; returns the folder in use (None when off). A folder that cannot be
     created (a read-only home) leaves the cache off, silently: it only saves time."""
-    setting = os.environ.get(ENV, "").strip()
-    if setting.lower() in OFF:
+    if is_off():
         return None
+    setting = os.environ.get(ENV, "").strip()
     config: Any = jax.config  # its flags are attributes mypy cannot see
     chosen = config.jax_compilation_cache_dir or os.environ.get("JAX_COMPILATION_CACHE_DIR")
     if chosen:

@@ -268,8 +268,11 @@ class DNN:
         fresh = tuple(tx.init(params) for tx in txs)  # one per head, in head order
         self._opt_state = tuple(transplant_state(old, new) for old, new in zip(
             self._opt_state, fresh, strict=True)) if keep_opt_state else fresh
-        self.steps = Steps(self.net, self.heads, self._outputs, self._dispatch(),
-                           self.mixed_precision)
+        self.steps = self._new_steps(self._dispatch())
+
+    def _new_steps(self, steps_per_dispatch: int) -> Steps:
+        return Steps(self.net, self.heads, self._outputs, steps_per_dispatch,
+                     self.mixed_precision)
 
     @property
     def steps_per_execution(self) -> int | None:
@@ -281,8 +284,7 @@ class DNN:
     def steps_per_execution(self, value: int | None) -> None:
         self._steps_per_execution = _checked_steps_per_execution(value)
         if self.steps is not None and self.steps.steps_per_dispatch != self._dispatch():
-            self.steps = Steps(self.net, self.heads, self._outputs, self._dispatch(),
-                               self.mixed_precision)
+            self.steps = self._new_steps(self._dispatch())
 
     def _dispatch(self) -> int:
         """Steps per dispatch: the user's, else the last measured one, else one per call
@@ -649,7 +651,7 @@ class DNN:
 
         def steps_for(per: int) -> Steps:
             if per not in made:
-                made[per] = Steps(self.net, self.heads, self._outputs, per, self.mixed_precision)
+                made[per] = self._new_steps(per)
             return made[per]
 
         if choice is None:
@@ -825,10 +827,10 @@ class DNN:
             if sample_weight is not None:
                 y = self._weighted(y, n, sample_weight, "evaluation")
             batch_size = min(batch_size, n)  # padding beyond the data would only cost memory
-            data = DeviceData(x, y, Placement(batch_size))
+            data = DeviceData(x, y, Placement())
         else:  # an iterable of (X, Y) batches, compiled for its first batch's length
             batch_size, n = stream.batch_size, stream.steps and stream.n_samples
-            data = stream.placed(Placement(batch_size))
+            data = stream.placed(Placement())
         ts = self._built_state()
         compiled = self._built_steps()
         counted = self._confusion_heads() if confusion_matrix else []
@@ -872,7 +874,7 @@ class DNN:
         stream = streaming.predict_stream(self, X, steps)
         x: dict | PlacedStream
         if stream is not None:
-            x, batch_size = stream.placed(Placement(stream.batch_size)), stream.batch_size
+            x, batch_size = stream.placed(Placement()), stream.batch_size
         else:
             self._ensure_built(X)
             x = self.feeder.inputs(X, "X", self.feeder.predict_inputs)

@@ -73,13 +73,9 @@ class Placement:
 
     A step's batch of indices is padded with -1 (masked, as the last partial batch is) to a
     multiple of the device count, so any batch size runs on every device.
-
-    Args:
-        batch_size: Unused; kept for callers that pass the batch size. Defaults to `None`.
     """
 
-    def __init__(self, batch_size: int | None = None):
-        del batch_size  # any batch size is padded to a multiple of the device count
+    def __init__(self):
         devices = jax.devices()
         self.n_devices = len(devices)
         self.multiprocess = jax.process_count() > 1
@@ -156,11 +152,10 @@ class DeviceData:
     they fit, else gathered on the host per chunk (large or lazily loaded data: an h5py
     dataset, a dask array, a memmap, an image preloader), one chunk ahead of the device."""
 
-    def __init__(self, x: dict, y: dict, placement: Placement, on_host: bool = False):
+    def __init__(self, x: dict, y: dict, placement: Placement):
         self.placement = placement
         leaves = [*x.values(), *y.values()]
-        self.on_device = (not on_host
-                          and all(isinstance(a, np.ndarray) and not is_lazy(a) for a in leaves)
+        self.on_device = (all(isinstance(a, np.ndarray) and not is_lazy(a) for a in leaves)
                           and sum(a.nbytes for a in leaves) <= DEVICE_DATA_LIMIT_BYTES)
         if self.on_device:
             if jax.default_backend() == "cpu":  # taken in place instead of copied (slowly)

@@ -74,7 +74,7 @@ def _file() -> Path | None:
     chosen = os.environ.get(FILE_ENV, "").strip()
     if chosen:
         return Path(chosen)
-    if os.environ.get(_compile_cache.ENV, "").strip().lower() in _compile_cache.OFF:
+    if _compile_cache.is_off():
         return None
     return _compile_cache.default_folder().parent / "dispatch.json"
 
@@ -124,7 +124,7 @@ def measure(chunks: dict[int, Callable], ts, acc, x: dict, y: dict,
     fewer): after a compiling dispatch and a sizing one, the best of `_ROUNDS` rounds of as many
     dispatches as take `ROUND_SECONDS`, the candidates alternated. The model's own state is not
     touched."""
-    placement = Placement(batch_size)
+    placement = Placement()
     rows = np.arange(batch_size) % len(next(iter(x.values())))
     xs, ys = placement.replicate(({k: host_rows(v, rows) for k, v in x.items()},
                                   {k: host_rows(v, rows) for k, v in y.items()}))

@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -136,28 +136,27 @@ def evaluate_arrays(steps: Steps, params, layer_state, data: DeviceData | Placed
 def predict_arrays(steps: Steps, params, layer_state, x: dict | PlacedStream,
                    batch_size: int) -> list:
     """The outputs for every row of `x` (a dict of arrays or lazy arrays, or a stream of
-    batches), in batches padded to `batch_size`; one array per output. Arrays go to the device
-    once (as in `fit`) and each dispatch scans a chunk of batches; lazy arrays are gathered
-    and sent a chunk ahead of the device. The host reads the outputs once, at the end."""
-    if not isinstance(x, PlacedStream):
-        return _predict_rows(steps, params, layer_state, x, batch_size)
-    batches = x.predict_batches()
-    params, layer_state = x.placement.replicate((params, layer_state))
-    outputs, reals = [], []
-    for block, real in batches:
-        outputs.append(steps.predict_batch(params, layer_state, block))
-        reals.append(real)
-    host = [[out[:real] if out.ndim else out for out in batch]  # one sync at the end
-            for batch, real in zip(fetch(outputs), reals, strict=True)]
-    return [np.concatenate([batch[i] for batch in host]) if host[0][i].ndim
-            else np.asarray(host[-1][i]) for i in range(len(steps.outputs))]
+    batches), in batches padded to `batch_size`; one array per output. Arrays run in blocks
+    of several batches (`merged_batches`): views of in-memory arrays, lazy arrays gathered a
+    block ahead of the device. The host reads the outputs once, at the end."""
+    if isinstance(x, PlacedStream):
+        params, layer_state = x.placement.replicate((params, layer_state))
+        batches = x.predict_batches()
+    else:
+        batches = _row_blocks(x, batch_size, steps)
+        params, layer_state = Placement().replicate((params, layer_state))
+    results = [(steps.predict_batch(params, layer_state, xs), real) for xs, real in batches]
+    host = fetch([out for out, _ in results])  # one sync at the end
+    return [np.concatenate([out[i][:real] for out, (_, real) in zip(host, results, strict=True)])
+            if host[0][i].ndim else np.asarray(host[-1][i]) for i in range(len(steps.outputs))]
 
 
-def _predict_rows(steps: Steps, params, layer_state, x: dict, batch_size: int) -> list:
+def _row_blocks(x: dict, batch_size: int, steps: Steps) -> Iterator[tuple[dict, int]]:
+    """`(inputs, real rows)` for each block of `merged_batches`, placed on the devices."""
     n = n_rows(x)
     batch_size = min(batch_size, n)
-    placement = Placement(batch_size)
-    params, layer_state = placement.replicate((params, layer_state))
+    placement = Placement()
+    in_memory = {k: isinstance(v, np.ndarray) and not is_lazy(v) for k, v in x.items()}
 
     def block(rows: np.ndarray) -> tuple[dict, int]:
         """The inputs of a block of consecutive rows (-1: padding), zero-padded to its width:
@@ -165,18 +164,14 @@ def _predict_rows(steps: Steps, params, layer_state, x: dict, batch_size: int) -
         the block, never on n."""
         real = rows[rows >= 0]
         start, stop = int(real[0]), int(real[-1]) + 1
-        part = {k: v[start:stop] if isinstance(v, np.ndarray) and not is_lazy(v)
-                else host_rows(v, real) for k, v in x.items()}
+        part = {k: v[start:stop] if in_memory[k] else host_rows(v, real) for k, v in x.items()}
         return placement.split_rows({k: pad_rows(a, rows.size) for k, a in part.items()}), \
             len(real)
 
     blocks = [rows.reshape(-1) for rows in merged_batches(n, batch_size, steps)]
-    lazy = any(not isinstance(v, np.ndarray) or is_lazy(v) for v in x.values())
-    made = prefetch(block, blocks) if lazy else map(block, blocks)  # views need no thread
-    results = [(steps.predict_batch(params, layer_state, xs), real) for xs, real in made]
-    host = fetch([out for out, _ in results])
-    return [np.concatenate([out[i][:real] for out, (_, real) in zip(host, results, strict=True)])
-            if host[0][i].ndim else np.asarray(host[-1][i]) for i in range(len(steps.outputs))]
+    if all(in_memory.values()):
+        return map(block, blocks)  # views: nothing to prepare ahead
+    return prefetch(block, blocks)
 
 
 def merged_batches(n: int, batch_size: int, steps: Steps) -> list[np.ndarray]:
@@ -208,7 +203,7 @@ def train_batch(steps: Steps, ts: TrainState, x: dict, y: dict,
     `Mixup` / `CutMix`, when given); publishes the new state with `sync` (before raising on a
     non-finite loss) and returns the total mean loss."""
     n = n_rows(x)
-    placement = Placement(n)
+    placement = Placement()
     ts = placement.replicate(unaliased(ts))
     xs, ys, rows = DeviceData(x, y, placement).chunk(np.arange(n, dtype=np.int32)[None])
     acc = placement.replicate(unaliased(steps.new_accumulators()))
@@ -295,11 +290,11 @@ def fit_loop(steps: Steps, ts: TrainState, train: tuple[dict, dict] | BatchStrea
     """
     n = train.n_samples if isinstance(train, BatchStream) else n_rows(train[0])
     train_chunk = steps.trainer(mix, gradients)
-    placement = Placement(batch_size)
+    placement = Placement()
     ts = placement.replicate(unaliased(ts))
     data = train.placed(placement) if isinstance(train, BatchStream) else \
         DeviceData(*train, placement)
-    val_data = DeviceData(*val, Placement(val_batch_size)) if val is not None else None
+    val_data = DeviceData(*val, placement) if val is not None else None
     chunks, per_chunk = chunk_plan(n, batch_size, steps.steps_per_dispatch)
     # with several processes every one must refresh (read, call back) at the same chunks: the
     # clock of each differs, so they refresh at the marks that all of them see
