@@ -1,6 +1,5 @@
 """Several processes (`stackit.distributed`): two CPU processes on 127.0.0.1 train as one."""
 
-import json
 import os
 import socket
 import subprocess
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 
 import stackit
+from tests.helpers import json_results
 
 # Each process: 2 CPU devices, so the global mesh has 4 (2 per process). Model "a" trains on
 # arrays (on the devices once; each process sends only its devices' indices), model "b" on a
@@ -82,22 +82,8 @@ def _start(processes: int, folder, devices: int) -> list[subprocess.Popen]:
 
 
 def _results(runs: list[subprocess.Popen]) -> list[dict]:
-    """Each worker's JSON result (and its stdout); kills every worker on a failure or after
-    a timeout, so that none is left behind."""
-    results = []
-    try:
-        for run in runs:
-            out, err = run.communicate(timeout=120)
-            assert run.returncode == 0, err[-4000:]
-            result = json.loads(out.strip().splitlines()[-1])
-            result["stdout"] = out
-            results.append(result)
-    finally:
-        for run in runs:
-            if run.poll() is None:
-                run.kill()
-                run.wait()
-    return results
+    """Each worker's JSON result, with its stdout under `'stdout'`."""
+    return [{**result, "stdout": out} for result, out in json_results(runs, timeout=120)]
 
 
 def test_two_processes_train_like_one(tmp_path):

@@ -1,11 +1,12 @@
 """Data parallelism: with several devices the batch is split over a mesh, with the same result."""
 
-import json
 import os
 import subprocess
 import sys
 
 import numpy as np
+
+from tests.helpers import json_results
 
 _SCRIPT = """
 import json, sys
@@ -41,18 +42,7 @@ def _run_all(device_counts: list[int], script: str) -> list[dict]:
         env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
         runs.append(subprocess.Popen([sys.executable, "-c", script], env=env, text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE))
-    results = []
-    try:
-        for run in runs:
-            out, err = run.communicate(timeout=300)
-            assert run.returncode == 0, err[-3000:]
-            results.append(json.loads(out.strip().splitlines()[-1]))
-    finally:
-        for run in runs:
-            if run.poll() is None:
-                run.kill()
-                run.wait()
-    return results
+    return [result for result, _ in json_results(runs, timeout=300)]
 
 
 def test_four_devices_train_like_one():
@@ -77,7 +67,7 @@ from stackit.engine import loop
 from stackit.engine.data import Placement, batch_indices
 
 loop.MERGED_BATCH_BYTES = 1  # evaluate / predict: one batch of 30 per call, several calls
-rows = Placement(30).split_batches(batch_indices(np.arange(45), 30, 1, 2)[0])
+rows = Placement().split_batches(batch_indices(np.arange(45), 30, 1, 2)[0])
 rng = np.random.default_rng(0)
 x = rng.normal(size=(102, 12)).astype(np.float32)
 y = np.eye(3)[rng.integers(0, 3, 102)]
