@@ -1,4 +1,6 @@
-"""Checkpoints: one `.npz` of arrays plus a JSON header, written atomically, read without pickle.
+"""Checkpoints: one `.npz` of arrays plus a JSON header, written atomically, read without pickle;
+or, for runs over several processes, an orbax-checkpoint folder (`.orbax`, see `orbax_format`)
+holding the same arrays and header.
 
 Arrays are stored under their pytree paths (`params['Conv2D']['W']` → `params/Conv2D/W`), so a
 file can be read by anything that reads `.npz`. Writing goes to a temporary file in the same
@@ -17,11 +19,15 @@ from typing import Any
 import jax
 import numpy as np
 
+from stackit import orbax_format
 from stackit._atomic import atomic_write
-from stackit.distributed import fetch, is_main_process
+from stackit.distributed import fetch, is_main_process, process_count
 
-__all__ = ["save", "load", "check_path", "CheckpointError", "tree_to_arrays",
-           "arrays_into_tree", "matching_into_tree"]
+__all__ = ["save", "load", "check_path", "with_format", "CheckpointError", "tree_to_arrays",
+           "arrays_into_tree", "matching_into_tree", "SUFFIXES"]
+
+#: The suffixes of the two formats: a single file, an orbax folder.
+SUFFIXES = (".npz", orbax_format.SUFFIX)
 
 _META_KEY = "__stackit_meta__"
 FORMAT_VERSION = 1
@@ -48,12 +54,11 @@ def _path_name(path, rename: dict[str, str] | None = None) -> str:
     return "/".join(_parts(path, rename))
 
 
-def tree_to_arrays(prefix: str, tree: Any) -> dict[str, np.ndarray]:
-    """Flattens a pytree into `{prefix/path: numpy array}`."""
+def tree_to_arrays(prefix: str, tree: Any) -> dict[str, Any]:
+    """Flattens a pytree into `{prefix/path: array}` (the arrays as they are: `save` reads
+    them from the devices)."""
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    values = fetch([leaf for _, leaf in leaves])  # several processes: gathered where split
-    return {f"{prefix}/{_path_name(path)}": np.asarray(value)
-            for (path, _), value in zip(leaves, values, strict=True)}
+    return {f"{prefix}/{_path_name(path)}": leaf for path, leaf in leaves}
 
 
 def arrays_into_tree(prefix: str, template: Any, arrays: dict[str, np.ndarray], file: str,
@@ -154,7 +159,7 @@ _SINGLES = ("step", "key", _META_KEY)
 
 
 def check_path(path: Any, action: str) -> str:
-    """`path` as a string, refusing None, numbers and folders.
+    """`path` as a string, refusing None, numbers and folders (but orbax checkpoints).
 
     Raises:
         TypeError: If `path` is not a str or path-like.
@@ -164,24 +169,38 @@ def check_path(path: Any, action: str) -> str:
         raise TypeError(f"{action} expects a file path such as 'ckpt/model'. "
                         f"Received: {path!r}.")
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if os.path.isdir(path) and not (path.endswith(orbax_format.SUFFIX) and
+                                    orbax_format.is_checkpoint(path)):
         raise ValueError(f"{action}: {path!r} is a folder; expected a file path such as "
                          f"{os.path.join(path, 'model')!r}.")
     return str(path)
 
 
-def save(path: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
+def with_format(path: str) -> str:
+    """`path` with the suffix of its format: kept when it has one (`.npz`, `.orbax`), else
+    `.npz` in a single process and `.orbax` with several."""
+    if path.endswith(SUFFIXES):
+        return path
+    return path + (SUFFIXES[0] if process_count() == 1 else orbax_format.SUFFIX)
+
+
+def save(path: str, arrays: dict[str, Any], meta: dict[str, Any]) -> str:
     """Writes `arrays` and the JSON-able `meta` to `path` atomically; returns the path written.
-    With several processes (`stackit.distributed`) only the main one writes; the others (which
-    hold the same values) return the path without writing.
+    A `.orbax` path is written by every process (each its own pieces of the arrays); any other
+    path is one file, written by the main process (with several processes, the others return
+    the path without writing), so every process must call it.
 
     Raises:
         OSError: If the folder cannot be written.
+        ImportError: For a `.orbax` path without orbax-checkpoint installed.
     """
+    header = dict(meta, format_version=FORMAT_VERSION)
+    if path.endswith(orbax_format.SUFFIX):
+        return orbax_format.save(path, arrays, header)
+    values = fetch(list(arrays.values()))  # several processes: gathered where split
     if not is_main_process():
         return path
-    header = dict(meta, format_version=FORMAT_VERSION)
-    payload = dict(arrays)
+    payload = {name: np.asarray(value) for name, value in zip(arrays, values, strict=True)}
     payload[_META_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     with atomic_write(path) as handle:
         np.savez(handle, **payload)  # type: ignore[arg-type]  # stub: may hold allow_pickle
@@ -202,6 +221,19 @@ def load(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     path = check_path(path, "load")
     if not os.path.exists(path):
         raise FileNotFoundError(f"No checkpoint at {path!r}.")
+    arrays, meta = _read_folder(path) if os.path.isdir(path) else _read_file(path)
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: the header is not a JSON object. "
+                              f"Received: {type(meta).__name__}.")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {meta.get('format_version')!r} is not "
+                              f"supported (expected {FORMAT_VERSION}).")
+    for name, array in arrays.items():
+        _check_values(path, name, array)
+    return arrays, meta
+
+
+def _read_file(path: str) -> tuple[dict[str, np.ndarray], Any]:
     if not stat.S_ISREG(os.stat(path).st_mode):  # a named pipe would block forever
         raise CheckpointError(f"{path}: not a regular file.")
     try:
@@ -220,14 +252,19 @@ def load(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         meta = json.loads(raw.tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path}: corrupt checkpoint header: {err}") from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{path}: the header is not a JSON object. "
-                              f"Received: {type(meta).__name__}.")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {meta.get('format_version')!r} is not "
-                              f"supported (expected {FORMAT_VERSION}).")
-    for name, array in arrays.items():
-        _check_values(path, name, array)
+    return arrays, meta
+
+
+def _read_folder(path: str) -> tuple[dict[str, np.ndarray], Any]:
+    """An orbax checkpoint folder (`check_path` let only committed ones through)."""
+    try:
+        arrays, meta = orbax_format.load(path)
+    except ValueError as err:
+        raise CheckpointError(f"{path}: not a readable stackit checkpoint: {err}") from None
+    for name in arrays:
+        if name == _META_KEY or not (name in _SINGLES or name.split("/")[0] in _GROUPS):
+            raise CheckpointError(f"{path}: not a stackit checkpoint: {name!r} is not part of "
+                                  f"its format.")
     return arrays, meta
 
 

@@ -5,8 +5,9 @@ JAX; then build and `fit` the model as usual. The engine spans one mesh over the
 all processes: each process sends only the rows of every global batch that its own devices
 take (all processes draw the same order from the same seed), the parameters are replicated,
 and the metrics are reduced over all processes inside the compiled steps. Only the main
-process (`is_main_process`) prints progress and writes snapshots, checkpoints and TensorBoard
-logs. See docs/performance.md ("Scaling out").
+process (`is_main_process`) prints progress and writes TensorBoard logs; checkpoints and
+snapshots are orbax-checkpoint folders that all processes write together. See
+docs/performance.md ("Scaling out").
 
 Example, on two hosts (the first one at 10.0.0.1):
 

@@ -674,8 +674,8 @@ class DNN:
                              "DNN(..., checkpoint_path='ckpt/model').")
         newest = model_io.newest_snapshot(self.checkpoint_path)
         if newest is None:
-            say(f"No snapshot matches {self.checkpoint_path}-<step>.npz: training from the "
-                f"start.")
+            say(f"No snapshot matches {self.checkpoint_path}-<step>.npz (or .orbax): training "
+                f"from the start.")
             self.position, self.run_target = None, self.epoch + n_epoch
             return n_epoch
         self.load(newest)
@@ -920,8 +920,10 @@ class DNN:
     # -- persistence (stackit/model_io.py) -----------------------------------------------------
     def save(self, model_file: str, weights_only: bool = False) -> str:
         """Saves parameters, layer state, optimizer state, step, epoch and RNG to one file
-        (`<model_file>.npz`, written atomically). With `weights_only`, only parameters and
-        layer state. Returns the path written."""
+        (`<model_file>.npz`, written atomically). A path ending in `.orbax`, or any path in a
+        run over several processes, is an orbax-checkpoint folder instead (every process
+        writes its part; `pip install "stackit[orbax]"`). With `weights_only`, only parameters
+        and layer state. Returns the path written."""
         return model_io.save_model(self, model_file, weights_only)
 
     def load(self, model_file: str, weights_only: bool = False, strict: bool = True, *,
@@ -931,7 +933,7 @@ class DNN:
         and layer state are restored.
 
         Args:
-            model_file: The file (`.npz` may be left out).
+            model_file: The file (`.npz` or `.orbax` may be left out).
             weights_only: Restore only parameters and layer state, leaving the optimizer
                 state, step and epoch as they are. Defaults to `False`.
             strict: All or nothing: every array must fit. With `strict=False` (fine-tuning),

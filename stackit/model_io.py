@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import glob
 import os
+import shutil
 import warnings
 from typing import Any
 
@@ -80,7 +81,8 @@ class LoadReport:
 
 def save_model(model, model_file: str, weights_only: bool = False) -> str:
     """Writes params, layer state, optimizer state, step, RNG key, epoch, data order and the
-    architecture of `model` to `model_file` (`.npz` added); returns the path. With
+    architecture of `model` to `model_file` (`checkpoint.with_format`: `.npz` added, `.orbax`
+    with several processes); returns the path. With
     `weights_only`, only params and layer state are written.
 
     Raises:
@@ -115,7 +117,7 @@ def save_model(model, model_file: str, weights_only: bool = False) -> str:
         typed_key = jnp.issubdtype(ts.key.dtype, jax.dtypes.prng_key)
         arrays["key"] = np.asarray(jax.random.key_data(ts.key) if typed_key else ts.key)
         meta["data_rng"] = model.data_rng.bit_generator.state
-    return checkpoint.save(_with_ext(model_file), arrays, meta)
+    return checkpoint.save(checkpoint.with_format(model_file), arrays, meta)
 
 
 def load_model(model, model_file: str, weights_only: bool = False,
@@ -140,7 +142,7 @@ def load_model(model, model_file: str, weights_only: bool = False,
         raise ValueError("load() needs a built model: create it with input_data(...) or "
                          "call build(input_shape) first.")
     model_file = checkpoint.check_path(model_file, "load")
-    path = model_file if os.path.exists(model_file) else _with_ext(model_file)
+    path = _existing(model_file)
     arrays, meta = checkpoint.load(path)
     if not strict:
         return _load_matching(model, model_file, path, arrays, meta, weights_only)
@@ -273,7 +275,7 @@ def read_graph(model_file: str, optimizer: Any = None,
     """
 
     model_file = checkpoint.check_path(model_file, "load_model")
-    path = model_file if os.path.exists(model_file) else _with_ext(model_file)
+    path = _existing(model_file)
     arrays, meta = checkpoint.load(path)
     graph = meta.get("graph") or {}
     configs = graph.get("layers") or []
@@ -315,19 +317,20 @@ def _build_nodes(graph: dict, configs: list, arrays: dict, path: str) -> list[Te
 
 
 def write_snapshots(model, state: TrainingState) -> str | None:
-    """Saves `<checkpoint_path>-<step>.npz` (keeping the newest `max_checkpoints`) and, when the
-    validation metric improves, `<best_checkpoint_path><metric>.npz`. Returns the snapshot's
-    path (None without `checkpoint_path`)."""
+    """Saves `<checkpoint_path>-<step>.npz` (`.orbax` with several processes; keeping the
+    newest `max_checkpoints`) and, when the validation metric improves,
+    `<best_checkpoint_path><metric>.npz`. Returns the snapshot's path (None without
+    `checkpoint_path`)."""
     written = None
     if model.checkpoint_path:
         written = save_model(model, f"{model.checkpoint_path}-{state.step}")
         if model.max_checkpoints and distributed.is_main_process():
-            pattern = f"{glob.escape(model.checkpoint_path)}-*.npz"
-            found = sorted((p for p in glob.glob(pattern) if _snapshot_step(p) >= 0),
-                           key=_snapshot_step)
-            for old in found[: -model.max_checkpoints]:
+            for old in _snapshots(model.checkpoint_path)[: -model.max_checkpoints]:
                 with contextlib.suppress(FileNotFoundError):  # another run pruned it first
-                    os.remove(old)
+                    if os.path.isdir(old):
+                        shutil.rmtree(old)
+                    else:
+                        os.remove(old)
     if model.best_checkpoint_path and state.val_acc is not None \
             and state.val_acc > model.best_val_accuracy:
         model.best_val_accuracy = state.val_acc
@@ -390,9 +393,16 @@ def _match_layers(ours: list[list], theirs: list[list] | None, path: str) -> dic
 
 
 def newest_snapshot(prefix: str) -> str | None:
-    """The snapshot `<prefix>-<step>.npz` with the highest step, or None."""
-    found = [p for p in glob.glob(f"{glob.escape(prefix)}-*.npz") if _snapshot_step(p) >= 0]
-    return max(found, key=_snapshot_step) if found else None
+    """The snapshot `<prefix>-<step>.npz` (or `.orbax`) with the highest step, or None."""
+    found = _snapshots(prefix)
+    return found[-1] if found else None
+
+
+def _snapshots(prefix: str) -> list[str]:
+    """The snapshots `<prefix>-<step>.npz` and `.orbax`, by step."""
+    found = [p for suffix in checkpoint.SUFFIXES
+             for p in glob.glob(f"{glob.escape(prefix)}-*{suffix}") if _snapshot_step(p) >= 0]
+    return sorted(found, key=_snapshot_step)
 
 
 def _checked_step_and_key(arrays: dict, model_key, path: str):
@@ -475,13 +485,18 @@ def _check_shapes_in_graph_order(model, ts, arrays, rename, keep, path) -> None:
 
 
 def _snapshot_step(path: str) -> int:
-    """The step in a snapshot name `<prefix>-<step>.npz` (-1 for other files, never pruned)."""
-    tail = path[:-len(".npz")].rsplit("-", 1)[-1]
+    """The step in a snapshot name `<prefix>-<step>.npz` or `.orbax` (-1 for other files,
+    never pruned)."""
+    tail = os.path.splitext(path)[0].rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else -1
 
 
-def _with_ext(path: str) -> str:
-    return path if path.endswith(".npz") else path + ".npz"
+def _existing(model_file: str) -> str:
+    """The checkpoint `model_file` names: itself, else with `.npz`, else with `.orbax`."""
+    if os.path.exists(model_file):
+        return model_file
+    return next((model_file + suffix for suffix in checkpoint.SUFFIXES
+                 if os.path.exists(model_file + suffix)), model_file + checkpoint.SUFFIXES[0])
 
 
 def _config_or_none(layer: Layer) -> dict | None:

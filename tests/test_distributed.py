@@ -14,7 +14,9 @@ from tests.helpers import json_results
 
 # Each process: 2 CPU devices, so the global mesh has 4 (2 per process). Model "a" trains on
 # arrays (on the devices once; each process sends only its devices' indices), model "b" on a
-# memmap (host data: each process reads only its own rows) with batch 30, padded to 32.
+# memmap (host data: each process reads only its own rows) with batch 30, padded to 32. Model
+# "c" stops after its step-4 snapshot (`.orbax` with two processes), "resumed" continues that
+# run from the snapshot, "whole" is the same run uninterrupted.
 _WORKER = """
 import json, os, sys
 import numpy as np
@@ -34,28 +36,39 @@ mapped = np.memmap(os.path.join(folder, f"x-{processes}-{pid}.bin"), np.float32,
 mapped[:] = x
 
 
-def train(data, batch_size, **kwargs):
+def train(data, batch_size, checkpoint_path=None, **kwargs):
     net = stackit.input_data(shape=[None, 10])
     net = stackit.fully_connected(net, 16, activation="relu")
     net = stackit.batch_normalization(net)
     net = stackit.fully_connected(net, 3, activation="softmax")
     net = stackit.regression(net, optimizer="adam", learning_rate=0.01)
-    model = stackit.DNN(net, seed=0)
+    model = stackit.DNN(net, seed=0, checkpoint_path=checkpoint_path)
     history = model.fit(data, y, n_epoch=2, batch_size=batch_size, shuffle=True, **kwargs)
     return model, history
 
 
+class StopAfterStep4(stackit.callbacks.Callback):
+    def on_batch_end(self, state):
+        state.stop_training = state.step >= 4
+
+
 a, history = train(x, 32, validation_set=0.125, verbose=2)
 b, _ = train(mapped, 30, verbose=0)
-saved = a.save(os.path.join(folder, f"a-{processes}-p{pid}"))
+saved = a.save(os.path.join(folder, f"a-{processes}"))  # every process calls it
+snapshots = os.path.join(folder, f"c-{processes}", "m")
+c, _ = train(x, 32, snapshots, snapshot_step=4, verbose=0, callbacks=[StopAfterStep4()])
+first_snapshot = stackit.model_io.newest_snapshot(snapshots)
+resumed, _ = train(x, 32, snapshots, snapshot_step=4, verbose=0, resume=True)
+whole, _ = train(x, 32, verbose=0)
 w = a.train_state.params["FullyConnected"]["W"]
-params = {name: np.asarray(value) for model, tag in ((a, "a"), (b, "b"))
-          for layer, values in model.train_state.params.items()
+tagged = ((a, "a"), (b, "b"), (c, "c"), (resumed, "resumed"), (whole, "whole"))
+params = {name: np.asarray(value) for model, tag in tagged
+          for layer, values in zip("123", model.train_state.params.values())
           for name, value in [(f"{tag}/{layer}/{k}", v) for k, v in values.items()]}
 print(json.dumps({
     "process": jax.process_index(), "processes": jax.process_count(),
     "devices": jax.device_count(), "mesh_devices": len(w.sharding.device_set),
-    "saved": saved,
+    "saved": saved, "first_snapshot": first_snapshot, "c_step": int(c.train_state.step),
     "checksum": float(sum(np.abs(v).sum() for v in params.values())),
     "params": {k: v.tolist() for k, v in params.items()},
     "loss": history.history["loss"], "val_loss": history.history["val_loss"],
@@ -110,12 +123,35 @@ def test_two_processes_train_like_one(tmp_path):
         assert np.shape(run["pred"]) == (37, 3)
         for key, value in one["eval"].items():
             np.testing.assert_allclose(run["eval"][key], value, rtol=1e-5)
-    # only process 0 prints progress and writes files
+    # only process 0 prints progress
     assert first["stdout"].count("Epoch ") == 2 and "Epoch " not in second["stdout"]
-    assert os.path.exists(first["saved"]) and not os.path.exists(second["saved"])
-    with np.load(first["saved"]) as saved:
-        np.testing.assert_array_equal(saved["params/FullyConnected/W"],
-                                      first["params"]["a/FullyConnected/W"])
+    # one process saves one file; two save one orbax folder together, which loads anywhere
+    assert one["saved"].endswith(".npz") and os.path.isfile(one["saved"])
+    assert first["saved"] == second["saved"] and first["saved"].endswith(".orbax")
+    loaded = _model()
+    loaded.load(first["saved"])
+    for layer, values in zip("123", loaded.train_state.params.values(), strict=True):
+        for k, value in values.items():
+            np.testing.assert_array_equal(value, first["params"][f"a/{layer}/{k}"])
+    # a run of two processes resumes from its snapshot and ends as the uninterrupted run
+    # (it stops at the first refresh after step 4: where that is depends on the process count)
+    for run, suffix in ((one, ".npz"), (first, ".orbax"), (second, ".orbax")):
+        assert 4 <= run["c_step"] < 16  # 16 steps in the whole run
+        assert run["first_snapshot"].endswith(f"m-{run['c_step']}{suffix}")
+    for run in (one, first, second):
+        for name, value in run["params"].items():
+            if name.startswith("whole/"):
+                assert run["params"][name.replace("whole/", "resumed/")] == value, name
+                assert run["params"][name.replace("whole/", "c/")] != value, name
+
+
+def _model() -> stackit.DNN:
+    net = stackit.input_data(shape=[None, 10])
+    net = stackit.fully_connected(net, 16, activation="relu")
+    net = stackit.batch_normalization(net)
+    net = stackit.fully_connected(net, 3, activation="softmax")
+    net = stackit.regression(net, optimizer="adam", learning_rate=0.01)
+    return stackit.DNN(net, seed=0)
 
 
 def test_initialize_reads_the_environment(monkeypatch):
