@@ -277,7 +277,10 @@ def check_finite(array: np.ndarray, role: str) -> None:
     """Refuses NaN or infinity, naming the first offending index."""
     if not np.issubdtype(array.dtype, np.floating):
         return
-    bad = ~np.isfinite(array)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(array, axis=None)):
+            return  # a NaN or infinity anywhere makes the sum one (one pass, no temporary)
+    bad = ~np.isfinite(array)  # the sum overflowed, or something is not finite: find it
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"{role} contains {array[where]} at index {where} "

@@ -238,3 +238,19 @@ def test_pandas_frames_are_read_whole_not_as_lazy_arrays():
     model = stackit.DNN(net, seed=0)
     model.fit(frame, np.eye(2)[rng.integers(0, 2, 30)], n_epoch=1, verbose=0)
     np.testing.assert_array_equal(model.predict(frame), model.predict(frame.to_numpy()))
+
+
+def test_the_finite_check_finds_what_a_sum_would_hide_or_overflow():
+    from stackit.inputs import check_finite
+    huge = np.full((8, 3), 3e38, np.float32)  # finite, but their float32 sum overflows
+    check_finite(huge, "X")
+    check_finite(np.full(4, 6e4, np.float16), "X")
+    for value, shown in ((np.nan, "nan"), (np.inf, "inf"), (-np.inf, "-inf")):
+        bad = huge.copy()
+        bad[5, 1] = value
+        with pytest.raises(ValueError, match=rf"X contains {shown} at index \(5, 1\)"):
+            check_finite(bad, "X")
+    both = np.zeros(6, np.float32)
+    both[[1, 4]] = [np.inf, -np.inf]  # they would cancel into a NaN sum: still both found
+    with pytest.raises(ValueError, match=r"inf at index \(1,\) \(2 non-finite"):
+        check_finite(both, "X")
