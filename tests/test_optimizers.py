@@ -349,3 +349,23 @@ def test_optimizer_configs_round_trip_through_json():
 def test_tflearn_names_on_the_package():
     for name in ("SGD", "Momentum", "Nesterov", "Adam", "RMSProp", "AdaGrad", "AdaDelta", "Ftrl"):
         assert getattr(stackit, name) is getattr(optimizers, name)
+
+
+def test_global_norm_clipping_follows_optax_rule():
+    from stackit._transforms import clip_by_global_norm
+    rng = np.random.default_rng(0)
+    grads = {"a": jnp.asarray(rng.normal(size=(5, 3)), jnp.float32),
+             "b": jnp.asarray(rng.normal(size=(7,)), jnp.float32)}
+    norm = float(optax.tree.norm(grads))
+    for max_norm in (norm * 2, norm / 3, 1e-3):
+        ours, _ = clip_by_global_norm(max_norm).update(grads, optax.EmptyState())
+        theirs, _ = optax.clip_by_global_norm(max_norm).update(grads, optax.EmptyState())
+        for name in grads:
+            np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-6, atol=1e-9)
+        assert float(optax.tree.norm(ours)) == pytest.approx(min(norm, max_norm), rel=1e-5)
+    under, _ = clip_by_global_norm(norm * 2).update(grads, optax.EmptyState())
+    for name in grads:  # under the bound: exactly the gradients
+        np.testing.assert_array_equal(under[name], grads[name])
+    zeros = jax.tree.map(jnp.zeros_like, grads)
+    out, _ = clip_by_global_norm(1.0).update(zeros, optax.EmptyState())
+    assert all(np.all(np.asarray(v) == 0) for v in jax.tree.leaves(out))  # no NaN from 0/0

@@ -11,6 +11,7 @@ import numpy as np
 import optax
 
 from stackit import losses, metrics, optimizers
+from stackit._transforms import clip_by_global_norm
 from stackit.estimator import LOSS_TENSOR, Regression
 from stackit.layers.base import Tensor
 from stackit.metrics import Metric
@@ -151,7 +152,7 @@ def build_optimizer(head: Head, clip_gradients: float, params: dict, frozen: set
     multipliers = group_multipliers(head, params)
     if multipliers:
         tx = optax.chain(tx, scale_by_group(multipliers))
-    clips = ([optax.clip_by_global_norm(clip_gradients)] if clip_gradients else []) + \
+    clips = ([clip_by_global_norm(clip_gradients)] if clip_gradients else []) + \
         ([optax.clip(clip_value)] if clip_value else [])
     if clips:
         tx = optax.chain(*clips, tx)
