@@ -226,9 +226,73 @@ def predict(args):
     return out
 
 
+# -- time to the first trained epoch ------------------------------------------------------------
+
+#: Who takes part in the start-up case, and each one's LeNet-5 trainer (5,000 digits, batch 128).
+STARTUP = {
+    "stackit": lambda x, y: _common.StackitTrainer(
+        lenet_vs_jax.stackit_lenet(128, 0, clip_gradients=DEFAULT_CLIP), x, y, 128,
+        user_defaults=True),
+    "jax-step": lambda x, y: _common.ReferenceTrainer(x, y, 128, 0, lenet_vs_jax.init_lenet,
+                                                      lenet_vs_jax.lenet_logits),
+    "keras": lambda x, y: _common.KerasTrainer(zoo.keras_sequential(zoo.LENET, (28, 28, 1)),
+                                               x, y, 128),
+}
+
+
+def startup(args):
+    """Build + compile + first epoch of LeNet-5 on 5,000 digits, each contender in a fresh
+    process (its imports done before the clock starts): with an empty JAX compilation cache
+    ("cold", a first run) and again with the cache that run filled ("warm", a rerun of the
+    same script). Rounds alternate the contenders; medians."""
+    import os
+    import statistics
+    import subprocess
+    import tempfile
+
+    rounds = 1 if args.quick else 3
+    seconds: dict[str, list[float]] = {f"{name}-{kind}": [] for name in STARTUP
+                                       for kind in ("cold", "warm")}
+    imports = {}
+    for name, module in (("stackit", "stackit"), ("keras", "keras"), ("jax-step", "jax")):
+        took = subprocess.run([sys.executable, "-c", f"import time; t = time.perf_counter(); "
+                               f"import {module}; print(time.perf_counter() - t)"],
+                              capture_output=True, text=True, check=True)
+        imports[name] = float(took.stdout.split()[-1])
+    print("== start-up: LeNet-5, 5,000 digits, batch 128; imports (s): " +
+          ", ".join(f"{k} {v:.2f}" for k, v in imports.items()), flush=True)
+    for r in range(rounds):
+        for name in STARTUP:
+            with tempfile.TemporaryDirectory(prefix="stackit-bench-startup-") as cache:
+                env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": cache}
+                for kind in ("cold", "warm"):
+                    argv = [sys.executable, __file__, "startup", "--child", name]
+                    if args.quick:
+                        argv.append("--quick")
+                    out = subprocess.run(argv, capture_output=True, text=True, env=env,
+                                         check=True).stdout
+                    seconds[f"{name}-{kind}"].append(float(out.split()[-1]))
+        print(f"  round {r + 1}/{rounds}: " + ", ".join(
+            f"{k} {v[-1]:.2f}" for k, v in seconds.items()) + " s", flush=True)
+    return {"case": args.case, "title": "time to the first trained epoch (LeNet-5)",
+            "imports": imports,
+            "first_epoch_s": {k: statistics.median(v) for k, v in seconds.items()}}
+
+
+def startup_child(args) -> None:
+    """One contender's build + compile + first epoch, timed; prints the seconds last."""
+    if args.child == "keras":
+        import keras  # noqa: F401  (its import is not what this times)
+    x, y = mnist(512 if args.quick else 5_000)
+    x = x.reshape(-1, 28, 28, 1)
+    start = time.perf_counter()
+    STARTUP[args.child](x, y).run(1)
+    print(time.perf_counter() - start)
+
+
 CASES = {"mlp-b32": mlp(32), "mlp-b128": mlp(128), "mlp-b1024": mlp(1024), "lenet": lenet,
          "tf-cnn": tf_cnn, "alexnet": alexnet, "resnet32": resnet, "lstm": lstm,
-         "predict": predict}
+         "predict": predict, "startup": startup}
 
 
 def main() -> None:
@@ -237,7 +301,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
     parser.add_argument("--memory", metavar="CONTENDER",
                         help="train only this contender and report the peak RSS")
+    parser.add_argument("--child", choices=sorted(STARTUP), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        return startup_child(args)
     if not args.memory or args.memory.startswith("keras"):
         import keras  # noqa: F401  (imported before the clock starts, as stackit is)
     start = time.perf_counter()

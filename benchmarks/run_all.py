@@ -34,7 +34,7 @@ TRAINING = ("mlp-b32", "mlp-b128", "mlp-b1024", "lenet", "tf-cnn", "alexnet", "r
 #: Memory cases: the training case whose contenders each run alone in a process.
 MEMORY = {"memory-mlp": "mlp-b128", "memory-lenet": "lenet"}
 MEMORY_CONTENDERS = ("stackit", "jax-step", "keras-spe1")
-ALL = (*TRAINING, "predict", *MEMORY)
+ALL = (*TRAINING, "predict", "startup", *MEMORY)
 TARGET_JAX, TARGET_KERAS, TARGET_INFER, TARGET_MEMORY = 1.0, 1.15, 1.0, 1.2
 LOGS = Path(tempfile.gettempdir()) / "stackit-bench-logs"
 
@@ -157,6 +157,22 @@ def inference_table(r: dict, checks: list[tuple[str, str]]) -> list[str]:
     return lines
 
 
+def startup_table(r: dict, checks: list[tuple[str, str]]) -> list[str]:
+    first, imports = r["first_epoch_s"], r["imports"]
+    lines = ["Time to the first trained epoch, LeNet-5 on 5,000 digits (build + compile + one "
+             "epoch, each in a fresh process after its imports; medians): an empty JAX "
+             "compilation cache (cold) and the one that run filled (warm, a rerun).", "",
+             "| contender | import s | cold s | warm s |", "|" + "---|" * 4]
+    for name in ("stackit", "jax-step", "keras"):
+        lines.append(f"| {name} | {fmt(imports.get(name), 2)} | "
+                     f"{fmt(first.get(name + '-cold'), 2)} | {fmt(first.get(name + '-warm'), 2)} |")
+    for kind in ("cold", "warm"):
+        ours, keras = first.get(f"stackit-{kind}"), first.get(f"keras-{kind}")
+        checks.append((f"first epoch ({kind}) <= Keras's",
+                       verdict(ours / keras if ours and keras else None, 1.0, at_most=True)))
+    return lines
+
+
 def memory_table(results: dict[str, dict], checks: list[tuple[str, str]]) -> list[str]:
     lines = ["| model (own process per contender, warm-up + 1 epoch) | stackit MiB | "
              "hand-written JAX MiB | Keras MiB | stackit / hand-written |", "|" + "---|" * 5]
@@ -189,6 +205,8 @@ def section(meta: dict, results: dict[str, dict], done: bool) -> str:
     lines += training_table(results, checks)
     if "predict" in results:
         lines += ["", *inference_table(results["predict"], checks)]
+    if "startup" in results:
+        lines += ["", *startup_table(results["startup"], checks)]
     memory = memory_table(results, checks)
     if len(memory) > 2:
         lines += ["", *memory]
