@@ -1,6 +1,6 @@
 """Cost of one compiled training step of the MLP 784-256-256-10: stackit vs hand-written JAX.
 
-    python benchmarks/step_cost.py [--rounds 40] [--variants ref,stackit,stackit-step]
+    python benchmarks/step_cost.py [--rounds 40] [--batch 128] [--variants ref,stackit,stackit-step]
 
 A diagnostic, not the headline benchmark (that is mlp_vs_jax.py). It times blocks of 32 steps,
 with no input checks, epochs or metric read-backs around them, many times and interleaved, and
@@ -146,12 +146,15 @@ def make_variants(names, x, y):
 
 
 def main():
+    global B
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40, help="timed blocks of 32 steps per "
                         "variant (default 40)")
     parser.add_argument("--variants", default="ref,jax-scan,stackit,stackit-step",
                         help="comma-separated (default: all)")
+    parser.add_argument("--batch", type=int, default=128, help="batch size (default 128)")
     args = parser.parse_args()
+    B = args.batch
     x, y, source = _common.mnist_like(60_000)
     print(f"== one training step, MLP 784-256-256-10, batch {B}, adam | jax {jax.__version__}, "
           f"{jax.default_backend()} ({jax.devices()[0].device_kind}), load avg "
