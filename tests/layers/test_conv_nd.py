@@ -422,3 +422,34 @@ def test_wrong_inputs_are_refused_when_connected(build, shape, match):
 def test_bad_arguments_are_refused(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize(("layer", "shape"), [
+    (stackit.layers.conv.MaxPool2D(2), (8, 6, 3)),                 # tiles exactly
+    (stackit.layers.conv.MaxPool2D(3, padding="valid"), (7, 8, 2)),  # last rows unreached
+    (stackit.layers.conv.MaxPool2D(2), (7, 6, 2)),                 # 'same' pads: not tiled
+    (MaxPool1D(4, padding="valid"), (10, 2)),
+    (MaxPool3D(2, 2), (4, 6, 2, 2)),
+])
+def test_max_pools_that_tile_their_input_match_the_windowed_maximum(layer, shape):
+    from jax import lax
+    x = np.random.default_rng(0).normal(size=(2, *shape)).astype(np.float32)  # no ties
+    apply = lambda v: layer.apply({}, {}, v, training=True, key=None)[0]  # noqa: E731
+    np.testing.assert_allclose(apply(x), np_pool(x, layer.kernel_size, layer.strides,
+                                                 layer.padding, "max"), rtol=1e-6)
+    dims, strides = layer.window()
+    windowed = lambda v: lax.reduce_window(v, -jnp.inf, lax.max, dims, strides,  # noqa: E731
+                                           layer.padding.upper())
+    out = apply(x)
+    g = np.random.default_rng(1).normal(size=out.shape).astype(np.float32)
+    ours = jax.vjp(apply, x)[1](g)[0]
+    theirs = jax.vjp(windowed, x)[1](g)[0]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+def test_a_tiled_max_pool_shares_the_gradient_of_a_tie():
+    layer = stackit.layers.conv.MaxPool2D(2)
+    x = np.zeros((1, 2, 2, 1), np.float32)
+    x[0, 0, 1, 0] = x[0, 1, 0, 0] = 3.0  # two inputs tie for the maximum
+    grad = jax.grad(lambda v: layer.apply({}, {}, v, training=True, key=None)[0].sum())(x)
+    np.testing.assert_allclose(grad[0, :, :, 0], [[0.0, 0.5], [0.5, 0.0]])
