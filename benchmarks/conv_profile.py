@@ -6,11 +6,12 @@ The training step of `lenet_vs_jax.py` (hand-written JAX, the same math as stack
 into pieces, each jitted on its own and timed on the activations it sees in the step: for each
 convolution the forward pass, the gradient with respect to its input (not for the first: the
 step needs none) and to its kernel, and the first one's forward pass as stackit computes it; the
-pools (forward and backward), the dense layers (forward and backward), the loss and the adam
-update; then the whole step. The pieces are interleaved over `--rounds` rounds and the medians
-reported, with each piece's share of their sum. A piece alone may run faster or slower than it
-does fused into the step, so the shares are a guide, not an accounting; the point is which
-operations dominate, to compare with another library's kernels for the same shapes.
+pools (forward and backward; also as stackit computes them), the dense layers (forward and
+backward), the loss and the adam update; then the whole step. The pieces are interleaved over
+`--rounds` rounds and the medians reported, with each piece's share of their sum. A piece alone
+may run faster or slower than it does fused into the step, so the shares are a guide, not an
+accounting; the point is which operations dominate, to compare with another library's kernels
+for the same shapes.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import _common  # noqa: E402
 from lenet_vs_jax import init_lenet, lenet_logits  # noqa: E402
 
 from stackit.layers._xla_cpu import conv_2d  # noqa: E402
+from stackit.layers.pooling import MaxPool2D  # noqa: E402
 
 DIMS = ("NHWC", "HWIO", "NHWC")
 
@@ -41,6 +43,11 @@ def conv(x, w):
 
 def pool(x):
     return lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "SAME")
+
+
+def tiled_pool(x):
+    """stackit's max pool where the windows tile the input: a maximum over a reshaped view."""
+    return MaxPool2D(2).apply({}, {}, x, training=True, key=None)[0]
 
 
 def pieces(params, x, y):
@@ -62,6 +69,8 @@ def pieces(params, x, y):
         pooled, pool_vjp = jax.vjp(pool, a)
         out[f"pool{i} forward+backward"] = (
             jax.jit(lambda a, g: (pool(a), jax.vjp(pool, a)[1](g))), (a, pooled))
+        out[f"pool{i} forward+backward, stackit"] = (
+            jax.jit(lambda a, g: (tiled_pool(a), jax.vjp(tiled_pool, a)[1](g))), (a, pooled))
         h = pooled
     flat = h.reshape(h.shape[0], -1)
 
@@ -114,13 +123,13 @@ def main() -> None:
             jax.block_until_ready(out)
             times[name].append((time.perf_counter() - start) / 5)
     med = {name: statistics.median(t) for name, t in times.items()}
-    parts = sum(v for k, v in med.items() if k not in ("whole step", "conv1 forward, stackit"))
+    parts = sum(v for k, v in med.items() if k != "whole step" and not k.endswith("stackit"))
     dev = jax.devices()[0]
     print(f"LeNet-5 training step, batch {args.batch_size}, {jax.default_backend()} "
           f"({dev.device_kind}), jax {jax.__version__}; data: {source}")
     print(f"  {'piece':32s} {'median ms':>10s} {'share':>7s}")
     for name, value in med.items():
-        share = "" if name in ("whole step", "conv1 forward, stackit") else \
+        share = "" if name == "whole step" or name.endswith("stackit") else \
             f"{100 * value / parts:6.1f}%"
         print(f"  {name:32s} {value * 1e3:10.3f} {share:>7s}")
     print(f"  {'sum of the pieces':32s} {parts * 1e3:10.3f}")
