@@ -158,6 +158,11 @@ _GROUPS = ("params", "layer_state", "opt_state", "position_acc")
 _SINGLES = ("step", "key", _META_KEY)
 
 
+def _in_format(name: str) -> bool:
+    """Whether `name` is a member a checkpoint may hold."""
+    return name in _SINGLES or name.split("/")[0] in _GROUPS
+
+
 def check_path(path: Any, action: str) -> str:
     """`path` as a string, refusing None, numbers and folders (but orbax checkpoints).
 
@@ -262,7 +267,7 @@ def _read_folder(path: str) -> tuple[dict[str, np.ndarray], Any]:
     except ValueError as err:
         raise CheckpointError(f"{path}: not a readable stackit checkpoint: {err}") from None
     for name in arrays:
-        if name == _META_KEY or not (name in _SINGLES or name.split("/")[0] in _GROUPS):
+        if name == _META_KEY or not _in_format(name):
             raise CheckpointError(f"{path}: not a stackit checkpoint: {name!r} is not part of "
                                   f"its format.")
     return arrays, meta
@@ -273,7 +278,7 @@ def _check_members(path: str) -> None:
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
             name = info.filename[:-len(".npy")] if info.filename.endswith(".npy") else ""
-            if not name or not (name in _SINGLES or name.split("/")[0] in _GROUPS):
+            if not name or not _in_format(name):
                 raise CheckpointError(f"{path}: not a stackit checkpoint: {info.filename!r} is "
                                       f"not part of its format.")
             with archive.open(info) as member:

@@ -8,6 +8,14 @@ import numpy as np
 
 from tests.helpers import json_results
 
+#: The network both scripts train: 12 features, a hidden layer with batch norm, 3 classes.
+_NET = """
+net = stackit.input_data(shape=[None, 12])
+net = stackit.fully_connected(net, 16, activation="relu")
+net = stackit.batch_normalization(net)
+net = stackit.fully_connected(net, 3, activation="softmax")
+"""
+
 _SCRIPT = """
 import json, sys
 import jax, numpy as np
@@ -15,10 +23,7 @@ import stackit
 rng = np.random.default_rng(0)
 x = rng.normal(size=(100, 12)).astype(np.float32)
 y = np.eye(3)[rng.integers(0, 3, 100)]
-net = stackit.input_data(shape=[None, 12])
-net = stackit.fully_connected(net, 16, activation="relu")
-net = stackit.batch_normalization(net)
-net = stackit.fully_connected(net, 3, activation="softmax")
+""" + _NET + """
 model = stackit.DNN(stackit.regression(net, batch_size=8, learning_rate=0.01), seed=0)
 halve = stackit.callbacks.LearningRateScheduler(lambda epoch: 0.01 * 0.5 ** epoch)
 history = model.fit(x, y, n_epoch=2, validation_set=0.2, verbose=0, callbacks=halve)
@@ -71,10 +76,7 @@ rows = Placement().split_batches(batch_indices(np.arange(45), 30, 1, 2)[0])
 rng = np.random.default_rng(0)
 x = rng.normal(size=(102, 12)).astype(np.float32)
 y = np.eye(3)[rng.integers(0, 3, 102)]
-net = stackit.input_data(shape=[None, 12])
-net = stackit.fully_connected(net, 16, activation="relu")
-net = stackit.batch_normalization(net)
-net = stackit.fully_connected(net, 3, activation="softmax")
+""" + _NET + """
 model = stackit.DNN(stackit.regression(net, learning_rate=0.05), seed=0)
 history = model.fit(x, y, n_epoch=2, batch_size=30, validation_set=0.2, verbose=0)
 w = model.train_state.params["FullyConnected"]["W"]
